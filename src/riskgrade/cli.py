@@ -1,0 +1,282 @@
+"""The command line of CONTRACT.md: ``grade``, ``explain``, ``check``, ``schema``, ``demo``.
+
+Exit codes: 0 success; 2 bad input (a record, a file, an argument); 3 a bad rule pack. Errors
+go to standard error and name the file, the line and the field. Output files are written to a
+temporary file beside the target and renamed into place only on success, so a failure never
+leaves a partial file behind. Further subcommands live in their own modules and register
+themselves through :data:`SUBCOMMAND_MODULES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, TextIO
+
+from riskgrade.compiled import RulePack, load_pack
+from riskgrade.dates import parse_date
+from riskgrade.errors import InputError, RiskgradeError
+from riskgrade.grading import ENGINES, Grader
+from riskgrade.records import RecordSet, load_records
+
+__all__ = ["SUBCOMMAND_MODULES", "atomic_output", "main"]
+
+#: Modules with a ``register(subparsers)`` function adding more subcommands.
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+EPILOG = """\
+examples:
+  riskgrade demo
+  riskgrade check rules/zhuji
+  riskgrade grade --pack rules/zhuji --enterprises ents.jsonl --events events.jsonl \\
+      --as-of 2009-07-01 --out decisions.jsonl
+  riskgrade explain --pack rules/zhuji --enterprises ents.jsonl --events events.jsonl \\
+      --id E000123 --as-of 2009-07-01 --lang zh
+
+exit codes: 0 success; 2 bad input (record, file, argument); 3 bad rule pack
+"""
+
+
+def default_pack_dir() -> Path:
+    """Return the folder of the shipped default pack, ``zhuji``."""
+    return builtin_pack("zhuji")
+
+
+def builtin_pack(name: str) -> Path:
+    """Return the folder of a pack shipped with riskgrade (``zhuji``, ``cn-2016``, ``uk-fhrs``)."""
+    from importlib import resources
+
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "rules" / name, here.parent.parent / "rules" / name):
+        if (candidate / "pack.yaml").is_file():
+            return candidate
+    packaged = resources.files("riskgrade").joinpath("rules", name)
+    return Path(str(packaged))
+
+
+def as_of_date(text: str | None) -> dt.date:
+    """Parse ``--as-of`` (default: today)."""
+    if text is None:
+        return dt.date.today()
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--as-of") from None
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | None) -> Iterator[TextIO]:
+    """Yield a text stream for ``path`` (standard output when None), committed only on success."""
+    if path is None or path == "-":
+        buffer: list[str] = []
+
+        class _Buffer:
+            def write(self, text: str) -> int:
+                buffer.append(text)
+                return len(text)
+
+        yield _Buffer()  # type: ignore[misc]
+        sys.stdout.write("".join(buffer))
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        msg = "the folder of the output file does not exist"
+        raise InputError(msg, file=str(target), field="--out")
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=directory, prefix=f".{target.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            yield handle  # type: ignore[misc]
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(handle.name)
+        raise
+
+
+class Progress:
+    """A one-line progress counter on standard error, shown only on a terminal or when asked."""
+
+    def __init__(self, total: int, label: str, *, enabled: bool | None = None, stream: IO[str] | None = None):
+        self.total = total
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.step = max(1, total // 100)
+
+    def __call__(self, done: int) -> None:
+        if self.enabled and (done % self.step == 0 or done == self.total):
+            percent = 100 * done // max(1, self.total)
+            self.stream.write(f"\r{self.label}: {done}/{self.total} ({percent}%)")
+            if done == self.total:
+                self.stream.write("\n")
+            self.stream.flush()
+
+
+def _load(args: argparse.Namespace) -> tuple[RulePack, RecordSet]:
+    pack = load_pack(args.pack)
+    records = load_records(args.enterprises, args.events)
+    check_schemes(pack, records)
+    return pack, records
+
+
+def check_schemes(pack: RulePack, records: RecordSet) -> None:
+    """Check every enterprise against its scheme up front, naming its file and line."""
+    for enterprise in records.enterprises:
+        try:
+            scheme = pack.scheme_for(enterprise)
+            scheme.check_enterprise(enterprise)
+        except InputError as exc:
+            file, line = records.locations.get(f"enterprise:{enterprise.id}", (None, None))
+            raise InputError(
+                exc.message, file=file, line=line, field=exc.field, suggestion=exc.suggestion
+            ) from None
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    pack, records = _load(args)
+    grader = Grader(pack, engine=args.engine, lang=args.lang)
+    as_of = as_of_date(args.as_of)
+    progress = Progress(len(records.enterprises), "grading", enabled=args.progress)
+    with atomic_output(args.out) as out:
+        for decision in grader.iter_grade(records, as_of, progress=progress):
+            out.write(decision.to_json() + "\n")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    pack, records = _load(args)
+    try:
+        enterprise = records.enterprise(args.id)
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(args.id, [e.id for e in records.enterprises], n=1)
+        msg = f"no enterprise with id {args.id!r} in the enterprises file"
+        raise InputError(msg, file=args.enterprises, field="--id", suggestion=close[0] if close else None) from None
+    grader = Grader(pack, engine=args.engine, lang=args.lang)
+    explanation = grader.explain(enterprise, records.events_of(enterprise.id), as_of_date(args.as_of))
+    if args.json:
+        sys.stdout.write(explanation.decision.to_json() + "\n")
+    else:
+        sys.stdout.write(explanation.render(args.lang))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    pack = load_pack(args.dir)
+    schemes = ", ".join(f"{name} ({' < '.join(s.levels)})" for name, s in pack.schemes.items())
+    sys.stdout.write(f"ok: pack {pack.ref.id} {pack.ref.version} {pack.ref.digest}\n  schemes: {schemes}\n")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from riskgrade.packs import pack_json_schema
+    from riskgrade.records import record_json_schema
+
+    if args.what == "pack":
+        schema: object = pack_json_schema()
+    else:
+        schema = record_json_schema()
+    sys.stdout.write(json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from riskgrade.demo import run_demo
+
+    return run_demo(out_dir=args.out_dir, as_of=args.as_of, lang=args.lang, seed=args.seed)
+
+
+def _add_records_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pack", required=True, metavar="DIR", help="rule pack folder, e.g. rules/zhuji")
+    parser.add_argument("--enterprises", required=True, metavar="FILE", help="enterprises, JSON Lines")
+    parser.add_argument("--events", required=True, metavar="FILE", help="events, JSON Lines (any order)")
+    parser.add_argument("--as-of", metavar="DATE", help="grade as of this date, YYYY-MM-DD (default: today)")
+    parser.add_argument("--engine", default="python", choices=ENGINES, help="evaluator (default: python)")
+    parser.add_argument("--lang", default="en", choices=("en", "zh"), help="language of texts (default: en)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser (also used to render help text in the docs)."""
+    parser = argparse.ArgumentParser(
+        prog="riskgrade",
+        description="Grade supervised enterprises from their spot-check and enforcement records "
+        "with declarative rule packs, and say why.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    grade = sub.add_parser("grade", help="grade every enterprise; one decision per line (JSON Lines)",
+                           description="Grade every enterprise as of a date; write one decision per enterprise, in input order.")
+    _add_records_arguments(grade)
+    grade.add_argument("--out", metavar="FILE", help="write here instead of standard output (atomically)")
+    grade.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="show progress on standard error (default: when it is a terminal)")
+    grade.set_defaults(handler=_cmd_grade)
+
+    explain = sub.add_parser("explain", help="explain one enterprise's grade for a person",
+                             description="Print the level, each reason with its evidence, the transition and its cause, "
+                             "the treatment, the timeline of re-grades and what stands before the next better level.")
+    _add_records_arguments(explain)
+    explain.add_argument("--id", required=True, metavar="ENTERPRISE", help="the enterprise's id")
+    explain.add_argument("--json", action="store_true", help="print the decision as JSON instead")
+    explain.set_defaults(handler=_cmd_explain)
+
+    check = sub.add_parser("check", help="validate and compile a rule pack (exit 3 if it is bad)",
+                           description="Validate a rule pack folder: schema, expressions, bands, levels.")
+    check.add_argument("dir", metavar="DIR", help="rule pack folder")
+    check.set_defaults(handler=_cmd_check)
+
+    schema = sub.add_parser("schema", help="print JSON Schemas (records, or rule pack files)",
+                            description="Print the JSON Schema of the input records (default) or of rule pack files.")
+    schema.add_argument("what", nargs="?", default="records", choices=("records", "pack"))
+    schema.set_defaults(handler=_cmd_schema)
+
+    demo = sub.add_parser("demo", help="grade a synthetic county end to end",
+                          description="Generate a synthetic county (about 400 enterprises in about 60 grids, "
+                          "three years of records), grade it with the default pack and print a summary.")
+    demo.add_argument("--out-dir", metavar="DIR", default="riskgrade-demo", help="where to write the files (default: ./riskgrade-demo)")
+    demo.add_argument("--as-of", metavar="DATE", default="2009-07-01", help="grading date (default: 2009-07-01)")
+    demo.add_argument("--lang", default="en", choices=("en", "zh"))
+    demo.add_argument("--seed", type=int, default=2009)
+    demo.set_defaults(handler=_cmd_demo)
+
+    for module_name in SUBCOMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = module.register
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except RiskgradeError as exc:
+        sys.stderr.write(f"riskgrade: error: {exc.describe()}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("riskgrade: interrupted; no output was written\n")
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

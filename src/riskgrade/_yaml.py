@@ -101,7 +101,7 @@ _PackLoader.add_constructor("tag:yaml.org,2002:timestamp", _reject_timestamp)
 def load_yaml(text: str, *, file: str) -> Any:
     """Parse one pack file; raise :class:`PackError` naming the file and line on any problem."""
     try:
-        return yaml.load(text, Loader=_PackLoader)  # noqa: S506 - _PackLoader derives from SafeLoader
+        return yaml.load(text, Loader=_PackLoader)
     except PackError as exc:
         raise PackError(exc.message, file=file, line=exc.line, field=exc.field) from None
     except yaml.MarkedYAMLError as exc:

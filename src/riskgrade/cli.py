@@ -92,7 +92,8 @@ def atomic_output(path: str | None) -> Iterator[TextIO]:
     if not directory.is_dir():
         msg = "the folder of the output file does not exist"
         raise InputError(msg, file=str(target), field="--out")
-    handle = tempfile.NamedTemporaryFile(
+    # The file is closed before it is renamed into place, so no context manager spans both.
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
         "w", encoding="utf-8", dir=directory, prefix=f".{target.name}.", suffix=".tmp", delete=False
     )
     try:
@@ -110,7 +111,9 @@ def atomic_output(path: str | None) -> Iterator[TextIO]:
 class Progress:
     """A one-line progress counter on standard error, shown only on a terminal or when asked."""
 
-    def __init__(self, total: int, label: str, *, enabled: bool | None = None, stream: IO[str] | None = None):
+    def __init__(
+        self, total: int, label: str, *, enabled: bool | None = None, stream: IO[str] | None = None
+    ):
         self.total = total
         self.label = label
         self.stream = stream or sys.stderr
@@ -166,9 +169,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
         close = difflib.get_close_matches(args.id, [e.id for e in records.enterprises], n=1)
         msg = f"no enterprise with id {args.id!r} in the enterprises file"
-        raise InputError(msg, file=args.enterprises, field="--id", suggestion=close[0] if close else None) from None
+        raise InputError(
+            msg, file=args.enterprises, field="--id", suggestion=close[0] if close else None
+        ) from None
     grader = Grader(pack, engine=args.engine, lang=args.lang)
-    explanation = grader.explain(enterprise, records.events_of(enterprise.id), as_of_date(args.as_of))
+    explanation = grader.explain(
+        enterprise, records.events_of(enterprise.id), as_of_date(args.as_of)
+    )
     if args.json:
         sys.stdout.write(explanation.decision.to_json() + "\n")
     else:
@@ -179,7 +186,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     pack = load_pack(args.dir)
     schemes = ", ".join(f"{name} ({' < '.join(s.levels)})" for name, s in pack.schemes.items())
-    sys.stdout.write(f"ok: pack {pack.ref.id} {pack.ref.version} {pack.ref.digest}\n  schemes: {schemes}\n")
+    sys.stdout.write(
+        f"ok: pack {pack.ref.id} {pack.ref.version} {pack.ref.digest}\n  schemes: {schemes}\n"
+    )
     return 0
 
 
@@ -202,12 +211,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_records_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pack", required=True, metavar="DIR", help="rule pack folder, e.g. rules/zhuji")
-    parser.add_argument("--enterprises", required=True, metavar="FILE", help="enterprises, JSON Lines")
-    parser.add_argument("--events", required=True, metavar="FILE", help="events, JSON Lines (any order)")
-    parser.add_argument("--as-of", metavar="DATE", help="grade as of this date, YYYY-MM-DD (default: today)")
-    parser.add_argument("--engine", default="python", choices=ENGINES, help="evaluator (default: python)")
-    parser.add_argument("--lang", default="en", choices=("en", "zh"), help="language of texts (default: en)")
+    parser.add_argument(
+        "--pack", required=True, metavar="DIR", help="rule pack folder, e.g. rules/zhuji"
+    )
+    parser.add_argument(
+        "--enterprises", required=True, metavar="FILE", help="enterprises, JSON Lines"
+    )
+    parser.add_argument(
+        "--events", required=True, metavar="FILE", help="events, JSON Lines (any order)"
+    )
+    parser.add_argument(
+        "--as-of", metavar="DATE", help="grade as of this date, YYYY-MM-DD (default: today)"
+    )
+    parser.add_argument(
+        "--engine", default="python", choices=ENGINES, help="evaluator (default: python)"
+    )
+    parser.add_argument(
+        "--lang", default="en", choices=("en", "zh"), help="language of texts (default: en)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,44 +242,75 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    grade = sub.add_parser("grade", help="grade every enterprise; one decision per line (JSON Lines)",
-                           description="Grade every enterprise as of a date; write one decision per enterprise, in input order.")
+    grade = sub.add_parser(
+        "grade",
+        help="grade every enterprise; one decision per line (JSON Lines)",
+        description="Grade every enterprise as of a date; write one decision per enterprise, "
+        "in input order.",
+    )
     _add_records_arguments(grade)
-    grade.add_argument("--out", metavar="FILE", help="write here instead of standard output (atomically)")
-    grade.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help="show progress on standard error (default: when it is a terminal)")
+    grade.add_argument(
+        "--out", metavar="FILE", help="write here instead of standard output (atomically)"
+    )
+    grade.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress on standard error (default: when it is a terminal)",
+    )
     grade.set_defaults(handler=_cmd_grade)
 
-    explain = sub.add_parser("explain", help="explain one enterprise's grade for a person",
-                             description="Print the level, each reason with its evidence, the transition and its cause, "
-                             "the treatment, the timeline of re-grades and what stands before the next better level.")
+    explain = sub.add_parser(
+        "explain",
+        help="explain one enterprise's grade for a person",
+        description="Print the level, each reason with its evidence, the transition and its cause, "
+        "the treatment, the timeline of re-grades and what stands before the next better level.",
+    )
     _add_records_arguments(explain)
     explain.add_argument("--id", required=True, metavar="ENTERPRISE", help="the enterprise's id")
     explain.add_argument("--json", action="store_true", help="print the decision as JSON instead")
     explain.set_defaults(handler=_cmd_explain)
 
-    check = sub.add_parser("check", help="validate and compile a rule pack (exit 3 if it is bad)",
-                           description="Validate a rule pack folder: schema, expressions, bands, levels.")
+    check = sub.add_parser(
+        "check",
+        help="validate and compile a rule pack (exit 3 if it is bad)",
+        description="Validate a rule pack folder: schema, expressions, bands, levels.",
+    )
     check.add_argument("dir", metavar="DIR", help="rule pack folder")
     check.set_defaults(handler=_cmd_check)
 
-    schema = sub.add_parser("schema", help="print JSON Schemas (records, or rule pack files)",
-                            description="Print the JSON Schema of the input records (default) or of rule pack files.")
+    schema = sub.add_parser(
+        "schema",
+        help="print JSON Schemas (records, or rule pack files)",
+        description="Print the JSON Schema of the input records (default) or of rule pack files.",
+    )
     schema.add_argument("what", nargs="?", default="records", choices=("records", "pack"))
     schema.set_defaults(handler=_cmd_schema)
 
-    demo = sub.add_parser("demo", help="grade a synthetic county end to end",
-                          description="Generate a synthetic county (about 400 enterprises in about 60 grids, "
-                          "three years of records), grade it with the default pack and print a summary.")
-    demo.add_argument("--out-dir", metavar="DIR", default="riskgrade-demo", help="where to write the files (default: ./riskgrade-demo)")
-    demo.add_argument("--as-of", metavar="DATE", default="2009-07-01", help="grading date (default: 2009-07-01)")
+    demo = sub.add_parser(
+        "demo",
+        help="grade a synthetic county end to end",
+        description="Generate a synthetic county (about 400 enterprises in about 60 grids, "
+        "three years of records), grade it with the default pack and print a summary.",
+    )
+    demo.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        default="riskgrade-demo",
+        help="where to write the files (default: ./riskgrade-demo)",
+    )
+    demo.add_argument(
+        "--as-of", metavar="DATE", default="2009-07-01", help="grading date (default: 2009-07-01)"
+    )
     demo.add_argument("--lang", default="en", choices=("en", "zh"))
     demo.add_argument("--seed", type=int, default=2009)
     demo.set_defaults(handler=_cmd_demo)
 
     for module_name in SUBCOMMAND_MODULES:
         module = importlib.import_module(module_name)
-        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = module.register
+        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = (
+            module.register
+        )
         register(sub)
     return parser
 

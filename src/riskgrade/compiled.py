@@ -26,14 +26,17 @@ from riskgrade.packs import (
     AttributeSpec,
     AttributeTerm,
     BandTable,
+    ConditionRule,
     ConditionTerm,
     DirectPolicy,
     EachTerm,
     HysteresisPolicy,
+    LeveledRule,
     LevelSpec,
     PackFiles,
     PackManifest,
     PackRef,
+    Requirement,
     SchemeSpec,
     Text,
     TreatmentSpec,
@@ -278,7 +281,8 @@ class RulePack:
             return self.schemes[enterprise.scheme]
         except KeyError:
             close = difflib.get_close_matches(enterprise.scheme, list(self.schemes), n=1)
-            msg = f"unknown scheme {enterprise.scheme!r}; pack {self.ref.id!r} has {', '.join(self.schemes)}"
+            known = ", ".join(self.schemes)
+            msg = f"unknown scheme {enterprise.scheme!r}; pack {self.ref.id!r} has {known}"
             raise InputError(msg, field="scheme", suggestion=close[0] if close else None) from None
 
 
@@ -299,13 +303,21 @@ def load_pack_files(files: PackFiles, *, name: str = "<pack>") -> RulePack:
     unknown_types = [t for t in manifest.due_from if t not in EVENT_TYPES]
     if unknown_types:
         msg = f"unknown record type {unknown_types[0]!r}"
-        raise PackError(msg, file=f"{name}/pack.yaml", field="due_from", suggestion=_close(unknown_types[0], EVENT_TYPES))
+        raise PackError(
+            msg,
+            file=f"{name}/pack.yaml",
+            field="due_from",
+            suggestion=_close(unknown_types[0], EVENT_TYPES),
+        )
     schemes: dict[str, Scheme] = {}
     for scheme_name, file_name in manifest.schemes.items():
         spec, raw = load_scheme(files, file_name, name=name)
         where = f"{name}/{file_name}"
         if spec.scheme != scheme_name:
-            msg = f"the file declares scheme {spec.scheme!r}, but pack.yaml lists it as {scheme_name!r}"
+            msg = (
+                f"the file declares scheme {spec.scheme!r}, "
+                f"but pack.yaml lists it as {scheme_name!r}"
+            )
             raise PackError(msg, file=where, line=line_of(raw, "scheme"), field="scheme")
         schemes[scheme_name] = _SchemeCompiler(manifest, spec, raw, where).compile()
     ref = PackRef(id=manifest.id, version=manifest.version, digest=files.digest)
@@ -325,7 +337,12 @@ def _close(word: str, options: object) -> str | None:
 
 # --- record types as the expression language sees them -------------------------------------
 
-_ITEM = _expr.RecordType({"name": _expr.STRING, "kind": _expr.one_of(*["safety", "quality", "labeling", "illegal_substance"])})
+_ITEM = _expr.RecordType(
+    {
+        "name": _expr.STRING,
+        "kind": _expr.one_of(*["safety", "quality", "labeling", "illegal_substance"]),
+    }
+)
 
 _COMMON: dict[str, _expr.Type] = {
     "id": _expr.STRING,
@@ -333,35 +350,44 @@ _COMMON: dict[str, _expr.Type] = {
     "date": _expr.DATE,
 }
 
-RECORD_FIELDS: Mapping[str, Mapping[str, _expr.Type]] = MappingProxyType({
-    "spot_check": {
-        "result": _expr.one_of(*["pass", "fail"]),
-        "items": _expr.ListType(_ITEM),
-        "level": _expr.one_of(*["national", "provincial", "municipal", "county"]),
-    },
-    "recheck": {"of": _expr.STRING, "result": _expr.one_of(*["upheld", "overturned"])},
-    "inspection": {
-        "outcome": _expr.one_of(*["compliant", "minor", "major"]),
-        "deadline": _expr.DATE,
-        "scores": _expr.RecordType({}, extra=_expr.NUMBER),
-        "overdue": _expr.BOOL,
-    },
-    "rectification": {"of": _expr.STRING, "verified": _expr.BOOL},
-    "enforcement": {
-        "penalty": _expr.one_of(*[
-            "warning", "rectification_order", "fine", "confiscation", "suspension",
-            "revocation", "criminal_referral",
-        ]),
-        "counterfeit": _expr.BOOL,
-        "intentional": _expr.BOOL,
-        "amount": _expr.NUMBER,
-        "deadline": _expr.DATE,
-        "overdue": _expr.BOOL,
-    },
-    "complaint": {"substantiated": _expr.BOOL},
-    "incident": {"description": _expr.STRING},
-    "void": {"of": _expr.STRING, "reason": _expr.STRING},
-})
+RECORD_FIELDS: Mapping[str, Mapping[str, _expr.Type]] = MappingProxyType(
+    {
+        "spot_check": {
+            "result": _expr.one_of(*["pass", "fail"]),
+            "items": _expr.ListType(_ITEM),
+            "level": _expr.one_of(*["national", "provincial", "municipal", "county"]),
+        },
+        "recheck": {"of": _expr.STRING, "result": _expr.one_of(*["upheld", "overturned"])},
+        "inspection": {
+            "outcome": _expr.one_of(*["compliant", "minor", "major"]),
+            "deadline": _expr.DATE,
+            "scores": _expr.RecordType({}, extra=_expr.NUMBER),
+            "overdue": _expr.BOOL,
+        },
+        "rectification": {"of": _expr.STRING, "verified": _expr.BOOL},
+        "enforcement": {
+            "penalty": _expr.one_of(
+                *[
+                    "warning",
+                    "rectification_order",
+                    "fine",
+                    "confiscation",
+                    "suspension",
+                    "revocation",
+                    "criminal_referral",
+                ]
+            ),
+            "counterfeit": _expr.BOOL,
+            "intentional": _expr.BOOL,
+            "amount": _expr.NUMBER,
+            "deadline": _expr.DATE,
+            "overdue": _expr.BOOL,
+        },
+        "complaint": {"substantiated": _expr.BOOL},
+        "incident": {"description": _expr.STRING},
+        "void": {"of": _expr.STRING, "reason": _expr.STRING},
+    }
+)
 
 
 def record_env(types: Sequence[str]) -> dict[str, _expr.Type]:
@@ -431,9 +457,20 @@ class _SchemeCompiler:
                 break
         return line
 
-    def fail(self, message: str, *path: str | int, rule: str | None = None, suggestion: str | None = None) -> PackError:
-        field_path = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
-        return PackError(message, file=self.where, line=self.line(*path), field=field_path or None, rule=rule, suggestion=suggestion)
+    def fail(
+        self, message: str, *path: str | int, rule: str | None = None, suggestion: str | None = None
+    ) -> PackError:
+        field_path = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(
+            ".[", "["
+        )
+        return PackError(
+            message,
+            file=self.where,
+            line=self.line(*path),
+            field=field_path or None,
+            rule=rule,
+            suggestion=suggestion,
+        )
 
     def level(self, level: str, *path: str | int, rule: str | None = None) -> int:
         if level not in self.levels:
@@ -441,7 +478,14 @@ class _SchemeCompiler:
             raise self.fail(msg, *path, rule=rule, suggestion=_close(level, self.levels))
         return self.levels.index(level)
 
-    def expression(self, source: str, env: Mapping[str, _expr.Type], expect: _expr.Type, *path: str | int, rule: str | None = None) -> _expr.Compiled:
+    def expression(
+        self,
+        source: str,
+        env: Mapping[str, _expr.Type],
+        expect: _expr.Type,
+        *path: str | int,
+        rule: str | None = None,
+    ) -> _expr.Compiled:
         try:
             return _expr.compile_expression(source, dict(env), expect=expect)
         except _expr.ExpressionError as exc:
@@ -467,33 +511,65 @@ class _SchemeCompiler:
             raise self.fail("level ids must be unique", "levels")
         treatments = self.manifest.treatments
         level_treatments = []
-        for i, level in enumerate(spec.levels):
-            if level.treatment not in treatments:
-                msg = f"unknown treatment {level.treatment!r}"
-                raise self.fail(msg, "levels", i, "treatment", suggestion=_close(level.treatment, treatments))
-            level_treatments.append(Treatment(level.treatment, treatments[level.treatment]))
+        for i, level_spec in enumerate(spec.levels):
+            if level_spec.treatment not in treatments:
+                msg = f"unknown treatment {level_spec.treatment!r}"
+                raise self.fail(
+                    msg, "levels", i, "treatment", suggestion=_close(level_spec.treatment, treatments)
+                )
+            level_treatments.append(Treatment(level_spec.treatment, treatments[level_spec.treatment]))
         windows = {name: self.window(w) for name, w in spec.windows.items()}
         weights = self.weights()
         sets = {name: self.compile_set(name, s, windows) for name, s in spec.sets.items()}
         pack_env = self.pack_env(with_scores=False)
-        scores = {name: self.compile_score(name, s, sets, weights, pack_env) for name, s in spec.scores.items()}
+        scores = {
+            name: self.compile_score(name, s, sets, weights, pack_env)
+            for name, s in spec.scores.items()
+        }
         rule_env = self.pack_env(with_scores=True)
         grade = spec.grade
         reported = grade.score
         if reported is not None and reported not in scores:
-            raise self.fail(f"unknown score {reported!r}", "grade", "score", suggestion=_close(reported, scores))
-        band_tables = tuple(self.band_table(i, table, scores) for i, table in enumerate(grade.bands or ()))
+            raise self.fail(
+                f"unknown score {reported!r}", "grade", "score", suggestion=_close(reported, scores)
+            )
+        band_tables = tuple(
+            self.band_table(i, table, scores) for i, table in enumerate(grade.bands or ())
+        )
         if reported is None and band_tables:
             reported = band_tables[0][0]
         classes: list[tuple[int, tuple[RuleC, ...]]] = []
         for level, rules in (grade.classes or {}).items():
             index = self.level(level, "grade", "classes", level)
-            compiled = tuple(self.rule(r, rule_env, "grade", "classes", level, i, level=index) for i, r in enumerate(rules))
+            compiled = tuple(
+                self.rule(r, rule_env, "grade", "classes", level, i, level=index)
+                for i, r in enumerate(rules)
+            )
             classes.append((index, compiled))
         classes.sort(key=lambda item: -item[0])  # worst first
         otherwise = self.level(grade.otherwise, "grade", "otherwise") if grade.otherwise else None
-        overrides = tuple(self.rule(r, rule_env, "grade", "overrides", i, level=self.level(r.level, "grade", "overrides", i, "level")) for i, r in enumerate(grade.overrides))
-        floors = tuple(self.rule(r, rule_env, "grade", "initial_floors", i, level=self.level(r.level, "grade", "initial_floors", i, "level")) for i, r in enumerate(grade.initial_floors))
+        overrides = tuple(
+            self.rule(
+                r,
+                rule_env,
+                "grade",
+                "overrides",
+                i,
+                level=self.level(r.level, "grade", "overrides", i, "level"),
+            )
+            for i, r in enumerate(grade.overrides)
+        )
+        floors = tuple(
+            self.rule(
+                r,
+                rule_env,
+                "grade",
+                "initial_floors",
+                i,
+                level=self.level(r.level, "grade", "initial_floors", i, "level"),
+            )
+            for i, r in enumerate(grade.initial_floors)
+        )
         requires = None
         requires_treatment = None
         if grade.requires is not None:
@@ -501,7 +577,13 @@ class _SchemeCompiler:
             if grade.requires.treatment is not None:
                 name = grade.requires.treatment
                 if name not in treatments:
-                    raise self.fail(f"unknown treatment {name!r}", "grade", "requires", "treatment", suggestion=_close(name, treatments))
+                    raise self.fail(
+                        f"unknown treatment {name!r}",
+                        "grade",
+                        "requires",
+                        "treatment",
+                        suggestion=_close(name, treatments),
+                    )
                 requires_treatment = Treatment(name, treatments[name])
         policy = spec.regrade
         if isinstance(policy, HysteresisPolicy):
@@ -512,7 +594,9 @@ class _SchemeCompiler:
             try:
                 dt.date(2001, month, day)
             except ValueError:
-                raise self.fail("not a valid MM-DD day of a common year", "regrade", "anniversary") from None
+                raise self.fail(
+                    "not a valid MM-DD day of a common year", "regrade", "anniversary"
+                ) from None
         for name in spec.sets:
             if name not in self.used_sets:
                 raise self.fail(f"set {name!r} is defined but no rule uses it", "sets", name)
@@ -550,9 +634,17 @@ class _SchemeCompiler:
                 length = band.within.to_duration()
                 probe = dt.date(2001, 3, 1)
                 if previous is not None and length.before(probe) >= previous.before(probe):
-                    raise self.fail("weight bands must widen: each 'within' longer than the one before", "weights", name, i, "within")
+                    raise self.fail(
+                        "weight bands must widen: each 'within' longer than the one before",
+                        "weights",
+                        name,
+                        i,
+                        "within",
+                    )
                 previous = length
-            tables[name] = WeightTable(name, tuple((b.within.to_duration(), b.weight) for b in bands))
+            tables[name] = WeightTable(
+                name, tuple((b.within.to_duration(), b.weight) for b in bands)
+            )
         return tables
 
     def compile_set(self, name: str, spec: object, windows: Mapping[str, Window]) -> CompiledSet:
@@ -562,15 +654,29 @@ class _SchemeCompiler:
         types = spec.types()
         for i, typ in enumerate(types):
             if typ not in EVENT_TYPES:
-                path: tuple[str | int, ...] = ("sets", name, "type") if isinstance(spec.type, str) else ("sets", name, "type", i)
-                raise self.fail(f"unknown record type {typ!r}", *path, suggestion=_close(typ, EVENT_TYPES))
+                path: tuple[str | int, ...] = (
+                    ("sets", name, "type")
+                    if isinstance(spec.type, str)
+                    else ("sets", name, "type", i)
+                )
+                raise self.fail(
+                    f"unknown record type {typ!r}", *path, suggestion=_close(typ, EVENT_TYPES)
+                )
         where = None
         if spec.where is not None:
-            where = self.expression(spec.where, record_env(types), _expr.BOOL, "sets", name, "where")
+            where = self.expression(
+                spec.where, record_env(types), _expr.BOOL, "sets", name, "where"
+            )
         window: Window | None = None
         if isinstance(spec.window, str):
             if spec.window not in windows:
-                raise self.fail(f"unknown window {spec.window!r}", "sets", name, "window", suggestion=_close(spec.window, windows))
+                raise self.fail(
+                    f"unknown window {spec.window!r}",
+                    "sets",
+                    name,
+                    "window",
+                    suggestion=_close(spec.window, windows),
+                )
             window = windows[spec.window]
         elif spec.window is not None:
             window = self.window(spec.window)
@@ -578,17 +684,24 @@ class _SchemeCompiler:
         return CompiledSet(name, frozenset(types), where, window, time_dependent)
 
     def pack_env(self, *, with_scores: bool) -> dict[str, _expr.Type]:
-        env: dict[str, _expr.Type] = {name: _expr.SET for name in self.spec.sets}
+        env: dict[str, _expr.Type] = dict.fromkeys(self.spec.sets, _expr.SET)
         attributes: dict[str, _expr.Type] = {}
         for name, attr in self.spec.attributes.items():
             base = _expr.one_of(*attr.values) if attr.other_values == "error" else _expr.STRING
             attributes[name] = _expr.ListType(base) if attr.multiple else base
         env["attributes"] = _expr.RecordType(attributes)
         if with_scores:
-            env["score"] = _expr.RecordType({name: _expr.NUMBER for name in self.spec.scores})
+            env["score"] = _expr.RecordType(dict.fromkeys(self.spec.scores, _expr.NUMBER))
         return env
 
-    def compile_score(self, name: str, spec: object, sets: Mapping[str, CompiledSet], weights: Mapping[str, WeightTable], env: Mapping[str, _expr.Type]) -> ScoreC:
+    def compile_score(
+        self,
+        name: str,
+        spec: object,
+        sets: Mapping[str, CompiledSet],
+        weights: Mapping[str, WeightTable],
+        env: Mapping[str, _expr.Type],
+    ) -> ScoreC:
         from riskgrade.packs import ScoreSpec
 
         assert isinstance(spec, ScoreSpec)
@@ -601,28 +714,72 @@ class _SchemeCompiler:
                 points: Decimal | _expr.Compiled
                 if isinstance(term.points, str):
                     env_types = sorted(sets[set_name].types)
-                    points = self.expression(term.points, record_env(env_types), _expr.NUMBER, *path, "points", rule=term.rule)
+                    points = self.expression(
+                        term.points,
+                        record_env(env_types),
+                        _expr.NUMBER,
+                        *path,
+                        "points",
+                        rule=term.rule,
+                    )
                 else:
                     points = term.points
                 weight = None
                 if term.weight is not None:
                     if term.weight not in weights:
-                        raise self.fail(f"unknown weights {term.weight!r}", *path, "weight", rule=term.rule, suggestion=_close(term.weight, weights))
+                        raise self.fail(
+                            f"unknown weights {term.weight!r}",
+                            *path,
+                            "weight",
+                            rule=term.rule,
+                            suggestion=_close(term.weight, weights),
+                        )
                     weight = weights[term.weight]
-                terms.append(EachTermC(term.rule, term.text, set_name, points, weight, term.cap, term.pick))
+                terms.append(
+                    EachTermC(term.rule, term.text, set_name, points, weight, term.cap, term.pick)
+                )
             elif isinstance(term, AttributeTerm):
                 attr = self.spec.attributes.get(term.attribute)
                 if attr is None:
-                    raise self.fail(f"unknown attribute {term.attribute!r}", *path, "attribute", rule=term.rule, suggestion=_close(term.attribute, self.spec.attributes))
+                    raise self.fail(
+                        f"unknown attribute {term.attribute!r}",
+                        *path,
+                        "attribute",
+                        rule=term.rule,
+                        suggestion=_close(term.attribute, self.spec.attributes),
+                    )
                 for value in term.points:
                     if value not in attr.values:
-                        raise self.fail(f"{value!r} is not a value of attribute {term.attribute!r}", *path, "points", rule=term.rule, suggestion=_close(value, attr.values))
+                        raise self.fail(
+                            f"{value!r} is not a value of attribute {term.attribute!r}",
+                            *path,
+                            "points",
+                            rule=term.rule,
+                            suggestion=_close(value, attr.values),
+                        )
                 missing = [v for v in attr.values if v not in term.points]
                 if missing and term.otherwise is None:
-                    raise self.fail(f"no points for value {missing[0]!r} and no 'otherwise'", *path, "points", rule=term.rule)
+                    raise self.fail(
+                        f"no points for value {missing[0]!r} and no 'otherwise'",
+                        *path,
+                        "points",
+                        rule=term.rule,
+                    )
                 if (attr.other_values == "allow" or not attr.required) and term.otherwise is None:
-                    raise self.fail("the attribute may be missing or take other values: give 'otherwise'", *path, rule=term.rule)
-                terms.append(AttributeTermC(term.rule, term.text, term.attribute, MappingProxyType(dict(term.points)), term.otherwise))
+                    raise self.fail(
+                        "the attribute may be missing or take other values: give 'otherwise'",
+                        *path,
+                        rule=term.rule,
+                    )
+                terms.append(
+                    AttributeTermC(
+                        term.rule,
+                        term.text,
+                        term.attribute,
+                        MappingProxyType(dict(term.points)),
+                        term.otherwise,
+                    )
+                )
             else:
                 assert isinstance(term, ConditionTerm)
                 when = self.expression(term.when, env, _expr.BOOL, *path, "when", rule=term.rule)
@@ -630,10 +787,17 @@ class _SchemeCompiler:
                 terms.append(ConditionTermC(term.rule, term.text, when, term.points))
         return ScoreC(name, spec.text, tuple(terms))
 
-    def band_table(self, index: int, table: BandTable, scores: Mapping[str, ScoreC]) -> tuple[str, tuple[BandC, ...]]:
+    def band_table(
+        self, index: int, table: BandTable, scores: Mapping[str, ScoreC]
+    ) -> tuple[str, tuple[BandC, ...]]:
         path: tuple[str | int, ...] = ("grade", "bands", index)
         if table.score not in scores:
-            raise self.fail(f"unknown score {table.score!r}", *path, "score", suggestion=_close(table.score, scores))
+            raise self.fail(
+                f"unknown score {table.score!r}",
+                *path,
+                "score",
+                suggestion=_close(table.score, scores),
+            )
         bands: list[BandC] = []
         for i, band in enumerate(table.bands):
             bpath = (*path, "bands", i)
@@ -643,35 +807,81 @@ class _SchemeCompiler:
             compiled = BandC(level, lower, band.from_ is not None, upper, band.to is not None)
             first, last = i == 0, i == len(table.bands) - 1
             if first and lower is not None:
-                raise self.fail("the first band must have no lower bound (scores below it would have no level)", *bpath)
+                raise self.fail(
+                    "the first band must have no lower bound (scores below it would have no level)",
+                    *bpath,
+                )
             if last and upper is not None:
-                raise self.fail("the last band must have no upper bound (scores above it would have no level)", *bpath)
+                raise self.fail(
+                    "the last band must have no upper bound (scores above it would have no level)",
+                    *bpath,
+                )
             if not first and lower is None:
-                raise self.fail("only the first band may lack a lower bound ('from' or 'above')", *bpath)
+                raise self.fail(
+                    "only the first band may lack a lower bound ('from' or 'above')", *bpath
+                )
             if not last and upper is None:
-                raise self.fail("only the last band may lack an upper bound ('below' or 'to')", *bpath)
-            if lower is not None and upper is not None and (lower > upper or (lower == upper and not (compiled.lower_inclusive and compiled.upper_inclusive))):
-                raise self.fail("the band is empty: its lower bound is not below its upper bound", *bpath)
+                raise self.fail(
+                    "only the last band may lack an upper bound ('below' or 'to')", *bpath
+                )
+            if (
+                lower is not None
+                and upper is not None
+                and (
+                    lower > upper
+                    or (
+                        lower == upper
+                        and not (compiled.lower_inclusive and compiled.upper_inclusive)
+                    )
+                )
+            ):
+                raise self.fail(
+                    "the band is empty: its lower bound is not below its upper bound", *bpath
+                )
             if bands:
                 prev = bands[-1]
-                assert prev.upper is not None and lower is not None
-                if prev.upper < lower or (prev.upper == lower and not prev.upper_inclusive and not compiled.lower_inclusive):
-                    raise self.fail(f"gap between bands: scores from {prev.upper} to {lower} have no level", *bpath)
+                assert prev.upper is not None
+                assert lower is not None
+                if prev.upper < lower or (
+                    prev.upper == lower
+                    and not prev.upper_inclusive
+                    and not compiled.lower_inclusive
+                ):
+                    raise self.fail(
+                        f"gap between bands: scores from {prev.upper} to {lower} have no level",
+                        *bpath,
+                    )
                 if prev.upper > lower or (prev.upper_inclusive and compiled.lower_inclusive):
-                    raise self.fail(f"bands overlap at {lower}: a score there would have two levels", *bpath)
+                    raise self.fail(
+                        f"bands overlap at {lower}: a score there would have two levels", *bpath
+                    )
             bands.append(compiled)
         return table.score, tuple(bands)
 
-    def rule(self, spec: object, env: Mapping[str, _expr.Type], *path: str | int, level: int | None = None) -> RuleC:
-        rule_id: str = getattr(spec, "rule")
-        text: Text = getattr(spec, "text")
-        when_source: str = getattr(spec, "when")
+    def rule(
+        self,
+        spec: ConditionRule | LeveledRule | Requirement,
+        env: Mapping[str, _expr.Type],
+        *path: str | int,
+        level: int | None = None,
+    ) -> RuleC:
+        rule_id: str = spec.rule
+        text: Text = spec.text
+        when_source: str = spec.when
         self.register_rule(rule_id, *path)
         when = self.expression(when_source, env, _expr.BOOL, *path, "when", rule=rule_id)
         self.used_sets.update(when.sets)
         return RuleC(rule_id, text, when, level)
 
-    def check_reachable(self, band_tables: Sequence[tuple[str, tuple[BandC, ...]]], classes: Sequence[tuple[int, tuple[RuleC, ...]]], otherwise: int | None, overrides: Sequence[RuleC], floors: Sequence[RuleC], policy: object) -> None:
+    def check_reachable(
+        self,
+        band_tables: Sequence[tuple[str, tuple[BandC, ...]]],
+        classes: Sequence[tuple[int, tuple[RuleC, ...]]],
+        otherwise: int | None,
+        overrides: Sequence[RuleC],
+        floors: Sequence[RuleC],
+        policy: object,
+    ) -> None:
         if isinstance(policy, YearlyPolicy):
             return  # raises and clean-year lowering walk through every level
         reached: set[int] = set()

@@ -24,7 +24,7 @@ def parse_date(text: str) -> dt.date:
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """Return the same day of the month ``months`` later (negative: earlier), clamped to month end."""
+    """Return the same day ``months`` later (negative: earlier), clamped to the month's end."""
     index = day.year * 12 + (day.month - 1) + months
     year, month0 = divmod(index, 12)
     last = calendar.monthrange(year, month0 + 1)[1]
@@ -68,7 +68,9 @@ class Duration:
     def describe(self) -> str:
         """Return a short English form such as ``3y`` or ``1y6m``."""
         text = "".join(
-            f"{n}{unit}" for n, unit in ((self.years, "y"), (self.months, "m"), (self.days, "d")) if n
+            f"{n}{unit}"
+            for n, unit in ((self.years, "y"), (self.months, "m"), (self.days, "d"))
+            if n
         )
         return text or "0d"
 

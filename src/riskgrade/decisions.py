@@ -151,7 +151,9 @@ def render_cause(cause: Cause, scheme: Scheme, lang: Lang) -> str:
     window = "12 months"
     window_zh = "12 个月"
     if isinstance(policy, HysteresisPolicy):
-        window = policy.stood.to_duration().describe().replace("y", " year(s)").replace("m", " month(s)")
+        window = (
+            policy.stood.to_duration().describe().replace("y", " year(s)").replace("m", " month(s)")
+        )
         if policy.stood.years == 1 and not policy.stood.months and not policy.stood.days:
             window, window_zh = "12 months", "12 个月"
         else:
@@ -203,7 +205,8 @@ def render_cause(cause: Cause, scheme: Scheme, lang: Lang) -> str:
         return f"按本次结果重新评定：{lv[0]} → {lv[1]}" if zh else f"set afresh: {lv[0]} → {lv[1]}"
     if code == "yearly_raise":
         return (
-            f"{cause.dates[0].isoformat()} 年度评定：上一年度有触发记录（{ids}），上调 {cause.number} 级：{lv[0]} → {lv[1]}"
+            f"{cause.dates[0].isoformat()} 年度评定：上一年度有触发记录（{ids}），"
+            f"上调 {cause.number} 级：{lv[0]} → {lv[1]}"
             if zh
             else f"yearly review on {cause.dates[0].isoformat()}: trigger record(s) {ids} in the "
             f"year just ended raise the grade by {cause.number}: {lv[0]} → {lv[1]}"
@@ -246,7 +249,9 @@ def _reasons(step: Step, scheme: Scheme, lang: Lang) -> tuple[Reason, ...]:
     hits.extend(a.reasons)
     hits.extend(step.policy_hits)
     return tuple(
-        Reason(rule=h.rule, text=_hit_text(h, step, scheme, lang), points=h.points, evidence=h.evidence)
+        Reason(
+            rule=h.rule, text=_hit_text(h, step, scheme, lang), points=h.points, evidence=h.evidence
+        )
         for h in hits
     )
 
@@ -262,9 +267,7 @@ def next_inspection_due(scheme: Scheme, world: World, frequency: int, as_of: dt.
     return add_months(last, 12 // frequency)
 
 
-def decision_from_step(
-    replay: Replay, step: Step, pack: PackRef, lang: Lang = "en"
-) -> Decision:
+def decision_from_step(replay: Replay, step: Step, pack: PackRef, lang: Lang = "en") -> Decision:
     """Build the contract's decision for ``step`` of a replay as of ``replay.as_of``."""
     scheme = replay.scheme
     treatment = None

@@ -43,13 +43,15 @@ def summarise(decisions: list[Decision], as_of: dt.date, lang: Lang = "en") -> s
     for scheme, counts in sorted(by_scheme.items()):
         parts = ", ".join(f"{level} {n}" for level, n in sorted(counts.items()))
         lines.append(f"  {scheme}: {parts}")
-    lines.append(("  最近一次调整：" if zh else "  last transitions: ") + ", ".join(
-        f"{t} {n}" for t, n in sorted(transitions.items())
-    ))
+    lines.append(
+        ("  最近一次调整：" if zh else "  last transitions: ")
+        + ", ".join(f"{t} {n}" for t, n in sorted(transitions.items()))
+    )
     lines.append(
         f"  {as_of} 起一个月内应检查 {due_month} 家，其中已逾期 {overdue} 家"
         if zh
-        else f"  inspections due within a month of {as_of}: {due_month} (already overdue: {overdue})"
+        else f"  inspections due within a month of {as_of}: {due_month} "
+        f"(already overdue: {overdue})"
     )
     return "\n".join(lines)
 
@@ -76,10 +78,12 @@ def run_demo(*, out_dir: str, as_of: str, lang: Lang = "en", seed: int = 2009) -
             out.write(decision.to_json() + "\n")
     grids = {e.get("grid") for e in enterprises}
     header = (
-        f"riskgrade 演示：合成县域 {len(enterprises)} 家企业，{len(grids)} 个网格，{len(events)} 条记录，"
+        f"riskgrade 演示：合成县域 {len(enterprises)} 家企业，{len(grids)} 个网格，"
+        f"{len(events)} 条记录，"
         f"规则包 {pack.ref.id} {pack.ref.version}，评定日 {day}"
         if lang == "zh"
-        else f"riskgrade demo: a synthetic county of {len(enterprises)} enterprises in {len(grids)} grids, "
+        else f"riskgrade demo: a synthetic county of {len(enterprises)} enterprises "
+        f"in {len(grids)} grids, "
         f"{len(events)} records; pack {pack.ref.id} {pack.ref.version}; graded as of {day}"
     )
     sys.stdout.write(header + "\n")

@@ -42,7 +42,7 @@ class RiskgradeError(Exception):
         super().__init__(self.describe())
 
     def describe(self) -> str:
-        """Return ``file:line: field: message (did you mean ...?)`` with the parts that are known."""
+        """Return ``file:line: field: message (did you mean ...?)`` with the known parts."""
         where = ""
         if self.file is not None:
             where = self.file if self.line is None else f"{self.file}:{self.line}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
@@ -260,7 +260,9 @@ class _SetIndex:
         if self.compiled.time_dependent and self.compiled.where is not None:
             where = self.compiled.where
             chosen = tuple(
-                r for r in chosen if where.evaluate({**r.data, "overdue": world.overdue(r, t)}) is True
+                r
+                for r in chosen
+                if where.evaluate({**r.data, "overdue": world.overdue(r, t)}) is True
             )
         return chosen
 
@@ -364,13 +366,24 @@ class Evaluator:
                 break
             kinds = {c[1] for c in candidates if c[0] == day}
             kind: PointKind = (
-                "record" if "record" in kinds else "anniversary" if "anniversary" in kinds else "review"
+                "record"
+                if "record" in kinds
+                else "anniversary"
+                if "anniversary" in kinds
+                else "review"
             )
             if kind == "record":
                 i += 1
             previous = out[-1].level if out else None
             step, state = self._step(
-                scheme, enterprise, world, index, day, kind, state, previous,
+                scheme,
+                enterprise,
+                world,
+                index,
+                day,
+                kind,
+                state,
+                previous,
                 anniversary=("anniversary" in kinds),
             )
             out.append(step)
@@ -414,10 +427,14 @@ class Evaluator:
         if isinstance(policy, YearlyPolicy):
             return self._yearly(scheme, policy, assessment, day, kind, state, previous, anniversary)
         if raw is None:
-            return Step(day, kind, assessment, level, previous, "unchanged", Cause("unchanged"), since), state
+            return Step(
+                day, kind, assessment, level, previous, "unchanged", Cause("unchanged"), since
+            ), state
         if isinstance(policy, DirectPolicy):
             if raw == level:
-                return Step(day, kind, assessment, level, previous, "unchanged", Cause("unchanged"), since), state
+                return Step(
+                    day, kind, assessment, level, previous, "unchanged", Cause("unchanged"), since
+                ), state
             transition: Transition = "worsened" if raw > level else "improved"
             state = replace(state, level=raw, since=day)
             cause = Cause("direct", levels=(_name(scheme, level), _name(scheme, raw)))
@@ -428,7 +445,9 @@ class Evaluator:
             cause = Cause("worsened", levels=(_name(scheme, level), _name(scheme, raw)))
             return Step(day, kind, assessment, raw, previous, "worsened", cause, day), state
         if raw == level:
-            return Step(day, kind, assessment, level, previous, "unchanged", Cause("unchanged"), since), state
+            return Step(
+                day, kind, assessment, level, previous, "unchanged", Cause("unchanged"), since
+            ), state
         adverse = assessment.members.get(policy.clean, ())
         stood = policy.stood.to_duration()
         assert since is not None
@@ -437,14 +456,25 @@ class Evaluator:
             blockers: list[Hit] = []
             if adverse:
                 last = adverse[-1]
-                blockers.append(Hit(
-                    "regrade.held.adverse", policy.text, None,
-                    tuple(r.id for r in adverse), detail=last.date.isoformat(),
-                ))
+                blockers.append(
+                    Hit(
+                        "regrade.held.adverse",
+                        policy.text,
+                        None,
+                        tuple(r.id for r in adverse),
+                        detail=last.date.isoformat(),
+                    )
+                )
             if not stood_enough:
-                blockers.append(Hit(
-                    "regrade.held.stood", policy.text, None, (), detail=since.isoformat(),
-                ))
+                blockers.append(
+                    Hit(
+                        "regrade.held.stood",
+                        policy.text,
+                        None,
+                        (),
+                        detail=since.isoformat(),
+                    )
+                )
             cause = Cause(
                 "held_adverse" if adverse else "held_stood",
                 dates=(adverse[-1].date if adverse else since, earliest_on_or_after(since, stood)),
@@ -452,7 +482,9 @@ class Evaluator:
                 levels=(_name(scheme, level), _name(scheme, raw)),
                 number=1 if adverse and not stood_enough else 0,
             )
-            return Step(day, kind, assessment, level, previous, "held", cause, since, tuple(blockers)), state
+            return Step(
+                day, kind, assessment, level, previous, "held", cause, since, tuple(blockers)
+            ), state
         new_level = max(raw, level - policy.steps)
         state = replace(state, level=new_level, since=day)
         cause = Cause("improved", levels=(_name(scheme, level), _name(scheme, new_level)))
@@ -473,28 +505,59 @@ class Evaluator:
         assert level is not None
         if not anniversary or state.initial_on is None or day <= state.initial_on:
             cause = Cause("yearly_wait", number=state.clean_years)
-            return Step(day, kind, assessment, level, previous, "unchanged", cause, state.since, clean_years=state.clean_years), state
+            return Step(
+                day,
+                kind,
+                assessment,
+                level,
+                previous,
+                "unchanged",
+                cause,
+                state.since,
+                clean_years=state.clean_years,
+            ), state
         triggers = assessment.members.get(policy.trigger, ())
         worst = len(scheme.levels) - 1
         if triggers:
             new = min(worst, level + policy.raise_levels)
             hit = Hit("regrade.yearly.trigger", policy.text, None, tuple(r.id for r in triggers))
-            state = replace(state, level=new, since=day if new != level else state.since, clean_years=0)
+            state = replace(
+                state, level=new, since=day if new != level else state.since, clean_years=0
+            )
             transition: Transition = "worsened" if new != level else "unchanged"
-            cause = Cause("yearly_raise", dates=(day,), evidence=hit.evidence, levels=(_name(scheme, level), _name(scheme, new)), number=policy.raise_levels)
-            return Step(day, kind, assessment, new, previous, transition, cause, state.since, (hit,), 0), state
+            cause = Cause(
+                "yearly_raise",
+                dates=(day,),
+                evidence=hit.evidence,
+                levels=(_name(scheme, level), _name(scheme, new)),
+                number=policy.raise_levels,
+            )
+            return Step(
+                day, kind, assessment, new, previous, transition, cause, state.since, (hit,), 0
+            ), state
         clean = state.clean_years + 1
         if clean >= policy.clean_years:
             new = max(0, level - policy.lower_steps)
-            state = replace(state, level=new, since=day if new != level else state.since, clean_years=0)
+            state = replace(
+                state, level=new, since=day if new != level else state.since, clean_years=0
+            )
             transition = "improved" if new != level else "unchanged"
-            cause = Cause("yearly_lower", dates=(day,), levels=(_name(scheme, level), _name(scheme, new)), number=clean)
+            cause = Cause(
+                "yearly_lower",
+                dates=(day,),
+                levels=(_name(scheme, level), _name(scheme, new)),
+                number=clean,
+            )
             hit = Hit("regrade.yearly.clean", policy.text, None, (), detail=str(clean))
-            return Step(day, kind, assessment, new, previous, transition, cause, state.since, (hit,), 0), state
+            return Step(
+                day, kind, assessment, new, previous, transition, cause, state.since, (hit,), 0
+            ), state
         state = replace(state, clean_years=clean)
         cause = Cause("yearly_clean", dates=(day,), number=clean)
         hit = Hit("regrade.yearly.clean", policy.text, None, (), detail=str(clean))
-        return Step(day, kind, assessment, level, previous, "unchanged", cause, state.since, (hit,), clean), state
+        return Step(
+            day, kind, assessment, level, previous, "unchanged", cause, state.since, (hit,), clean
+        ), state
 
     # -- the rules at one date -------------------------------------------------------------
     def assess(
@@ -609,8 +672,14 @@ class Evaluator:
         blockers = tuple(last.assessment.reasons) + tuple(last.policy_hits)
         until = replay.as_of.replace(year=min(replay.as_of.year + horizon_years, 9000))
         steps, _ = self._fold(
-            scheme, replay.enterprise, replay.world, until, replay.state, (last,),
-            after=last.date, simulate=True,
+            scheme,
+            replay.enterprise,
+            replay.world,
+            until,
+            replay.state,
+            (last,),
+            after=last.date,
+            simulate=True,
         )
         for step in steps[1:]:
             if step.level is not None and step.level < last.level:
@@ -661,7 +730,9 @@ def _evidence(sets: Iterable[str], members: Mapping[str, tuple[Rec, ...]]) -> tu
 
 
 def _hit(rule: RuleC, members: Mapping[str, tuple[Rec, ...]]) -> Hit:
-    return Hit(rule.rule, rule.text, None, _evidence(sorted(rule.when.sets), members), level=rule.level)
+    return Hit(
+        rule.rule, rule.text, None, _evidence(sorted(rule.when.sets), members), level=rule.level
+    )
 
 
 def _score(
@@ -702,7 +773,9 @@ def _score(
             hits.append(Hit(term.rule, term.text, points, tuple(evidence)))
         elif isinstance(term, AttributeTermC):
             value = attributes.get(term.attribute)
-            values = list(value) if isinstance(value, tuple | list) else [] if value is None else [value]
+            values = (
+                list(value) if isinstance(value, tuple | list) else [] if value is None else [value]
+            )
             known = [term.points[v] for v in values if isinstance(v, str) and v in term.points]
             if known and len(known) == len(values):
                 points = max(known)
@@ -718,6 +791,12 @@ def _score(
             assert isinstance(term, ConditionTermC)
             if term.when.evaluate(scope) is True:
                 total += term.points
-                hits.append(Hit(term.rule, term.text, term.points, _evidence(sorted(term.when.sets), members)))
+                hits.append(
+                    Hit(
+                        term.rule,
+                        term.text,
+                        term.points,
+                        _evidence(sorted(term.when.sets), members),
+                    )
+                )
     return total, hits
-

@@ -31,7 +31,8 @@ _WORDS = {
         "timeline": "Timeline of re-grades",
         "outlook": "Next better level",
         "outlook_at": "{level} on {date} at the earliest, if nothing new happens",
-        "outlook_never": "not reachable by time alone: new records (e.g. a verified rectification or passed checks) are needed",
+        "outlook_never": "not reachable by time alone: new records (e.g. a verified "
+        "rectification or passed checks) are needed",
         "outlook_best": "already at the best level",
         "blocked": "what stands in the way",
         "pack": "Pack {id} {version} ({digest})",
@@ -86,7 +87,9 @@ def _transition(value: str | None, lang: Lang) -> str:
 def render_decision(decision: Decision, lang: Lang = "en") -> str:
     """Render one decision: level, reasons with evidence, transition and cause, treatment."""
     w = _WORDS[lang]
-    lines = [w["title"].format(id=decision.enterprise_id, scheme=decision.scheme, as_of=decision.as_of)]
+    lines = [
+        w["title"].format(id=decision.enterprise_id, scheme=decision.scheme, as_of=decision.as_of)
+    ]
     level = decision.level if decision.level is not None else w["ungraded"]
     extra = [f"{w['raw']}: {decision.raw_level or '-'}"]
     if decision.score is not None:
@@ -129,15 +132,21 @@ def render_explanation(explanation: Explanation, lang: Lang = "en") -> str:
         level = d.level if d.level is not None else w["ungraded"]
         score = "" if d.score is None else f" ({w['score']} {d.score})"
         parts.append(
-            f"  {d.assessed_on}  {level:<8}{_transition(d.transition, lang):<10} {d.cause or ''}{score}"
+            f"  {d.assessed_on}  {level:<8}{_transition(d.transition, lang):<10} "
+            f"{d.cause or ''}{score}"
         )
     parts.append(f"{w['outlook']}:")
     outlook = explanation.outlook
     scheme = explanation.replay.scheme
-    if explanation.decision.level is not None and scheme.levels.index(explanation.decision.level) == 0:
+    if (
+        explanation.decision.level is not None
+        and scheme.levels.index(explanation.decision.level) == 0
+    ):
         parts.append(f"  {w['outlook_best']}")
     elif outlook.better_level is not None and outlook.earliest is not None:
-        parts.append("  " + w["outlook_at"].format(level=outlook.better_level, date=outlook.earliest))
+        parts.append(
+            "  " + w["outlook_at"].format(level=outlook.better_level, date=outlook.earliest)
+        )
         if outlook.cause is not None:
             parts.append(f"  ({render_cause(outlook.cause, scheme, lang)})")
     else:

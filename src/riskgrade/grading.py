@@ -24,9 +24,11 @@ __all__ = ["ENGINES", "Explanation", "Grader", "make_evaluator"]
 #: The evaluators a Grader can use: name → ``module:callable`` taking the compiled pack. Each
 #: must give decisions identical to the native one; an evaluator that grades whole populations
 #: at once also offers ``grade_records(records, as_of, lang, progress)``.
-ENGINES: Mapping[str, str] = MappingProxyType({
-    "python": "riskgrade.evaluation:Evaluator",
-})
+ENGINES: Mapping[str, str] = MappingProxyType(
+    {
+        "python": "riskgrade.evaluation:Evaluator",
+    }
+)
 
 
 def make_evaluator(pack: RulePack, engine: str = "python") -> Evaluator:
@@ -110,7 +112,9 @@ class Grader:
             if progress is not None:
                 progress(count)
 
-    def explain(self, enterprise: Enterprise, events: Iterable[Event], as_of: dt.date) -> Explanation:
+    def explain(
+        self, enterprise: Enterprise, events: Iterable[Event], as_of: dt.date
+    ) -> Explanation:
         """Return the decision with its timeline of re-grades and its outlook."""
         history = tuple(events)
         replay = self._replay(enterprise, history, as_of)

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    Strict,
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     Tag,
     ValidationError,
     field_validator,
@@ -44,6 +44,7 @@ __all__ = [
     "EachTerm",
     "GradeSpec",
     "HysteresisPolicy",
+    "LeveledRule",
     "LevelSpec",
     "PackFiles",
     "PackManifest",
@@ -106,8 +107,8 @@ class DurationSpec(_Spec):
 class WindowSpec(_Spec):
     """Records dated within ``last`` of the re-grade date t.
 
-    ``bounds`` says which ends are included: ``"(]"`` (the default) is t − last < date ≤ t;
-    ``"[)"`` is t − last ≤ date < t, which at 1 January with ``last: {years: 1}`` is the calendar
+    ``bounds`` says which ends are included: ``"(]"`` (the default) is t - last < date ≤ t;
+    ``"[)"`` is t - last ≤ date < t, which at 1 January with ``last: {years: 1}`` is the calendar
     year just ended.
     """
 
@@ -268,7 +269,7 @@ class GradeSpec(_Spec):
 
 
 class HysteresisPolicy(_Spec):
-    """Worsen at once; improve by ``steps`` only after ``stood`` at the level with ``clean`` empty."""
+    """Worsen at once; improve ``steps`` only after ``stood`` at the level, ``clean`` empty."""
 
     policy: Literal["hysteresis"]
     steps: int = Field(default=1, ge=1)
@@ -515,7 +516,9 @@ def load_manifest(files: PackFiles, *, name: str) -> PackManifest:
     if MANIFEST not in files.files:
         msg = f"the pack has no {MANIFEST}"
         raise PackError(msg, file=name)
-    data = load_yaml(_decode(files.files[MANIFEST], f"{name}/{MANIFEST}"), file=f"{name}/{MANIFEST}")
+    data = load_yaml(
+        _decode(files.files[MANIFEST], f"{name}/{MANIFEST}"), file=f"{name}/{MANIFEST}"
+    )
     manifest: PackManifest = parse_spec(PackManifest, data, file=f"{name}/{MANIFEST}")
     return manifest
 
@@ -552,4 +555,3 @@ def pack_json_schema() -> dict[str, Any]:
 def schema_text() -> str:
     """Return :func:`pack_json_schema` as stable, indented JSON text."""
     return json.dumps(pack_json_schema(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from riskgrade.decisions import Decision, Lang, render_cause
 
 if TYPE_CHECKING:
+    from riskgrade.compiled import Scheme
     from riskgrade.grading import Explanation
 
 __all__ = ["render_decision", "render_explanation"]
@@ -84,13 +85,20 @@ def _transition(value: str | None, lang: Lang) -> str:
     return _TRANSITIONS[lang].get(value, value)
 
 
-def render_decision(decision: Decision, lang: Lang = "en") -> str:
-    """Render one decision: level, reasons with evidence, transition and cause, treatment."""
+def render_decision(decision: Decision, lang: Lang = "en", *, scheme: Scheme | None = None) -> str:
+    """Render one decision: level, reasons with evidence, transition and cause, treatment.
+
+    With the decision's ``scheme``, levels and treatments are shown with their labels.
+    """
     w = _WORDS[lang]
     lines = [
         w["title"].format(id=decision.enterprise_id, scheme=decision.scheme, as_of=decision.as_of)
     ]
     level = decision.level if decision.level is not None else w["ungraded"]
+    if scheme is not None and decision.level is not None:
+        level = (
+            f"{level} ({scheme.level_specs[scheme.levels.index(decision.level)].label.get(lang)})"
+        )
     extra = [f"{w['raw']}: {decision.raw_level or '-'}"]
     if decision.score is not None:
         extra.append(f"{w['score']}: {decision.score}")
@@ -112,7 +120,15 @@ def render_decision(decision: Decision, lang: Lang = "en") -> str:
             lines.append(f"      {w['evidence']}: {', '.join(reason.evidence)}")
     if decision.treatment is not None:
         t = decision.treatment
-        lines.append(f"{w['treatment']}: {t.name}")
+        name = t.name
+        if scheme is not None:
+            labels = {tr.name: tr.spec.label.get(lang) for tr in scheme.treatments}
+            if scheme.requires_treatment is not None:
+                labels[scheme.requires_treatment.name] = scheme.requires_treatment.spec.label.get(
+                    lang
+                )
+            name = labels.get(t.name, t.name)
+        lines.append(f"{w['treatment']}: {name}")
         lines.append("  " + w["per_year"].format(i=t.inspections_per_year, s=t.sampling_per_year))
         for measure in t.measures:
             lines.append(f"  - {measure}")
@@ -126,7 +142,7 @@ def render_decision(decision: Decision, lang: Lang = "en") -> str:
 def render_explanation(explanation: Explanation, lang: Lang = "en") -> str:
     """Render a decision with its timeline of re-grades and its outlook."""
     w = _WORDS[lang]
-    parts = [render_decision(explanation.decision, lang)]
+    parts = [render_decision(explanation.decision, lang, scheme=explanation.replay.scheme)]
     parts.append(f"{w['timeline']}:")
     for d in explanation.timeline:
         level = d.level if d.level is not None else w["ungraded"]

@@ -62,6 +62,28 @@ def builtin_pack(name: str) -> Path:
     return Path(str(packaged))
 
 
+BUILTIN_PACKS = ("zhuji", "cn-2016", "uk-fhrs")
+
+
+def resolve_pack(text: str, *, option: str = "--pack") -> Path:
+    """Return a pack folder from a path, or from the name of a shipped pack (``zhuji``, ...)."""
+    path = Path(text)
+    if path.is_dir():
+        return path
+    if text in BUILTIN_PACKS and (builtin_pack(text) / "pack.yaml").is_file():
+        return builtin_pack(text)
+    import difflib
+
+    close = difflib.get_close_matches(text, BUILTIN_PACKS, n=1)
+    msg = f"no rule pack folder {text!r} (nor a shipped pack: {', '.join(BUILTIN_PACKS)})"
+    raise InputError(msg, field=option, suggestion=close[0] if close else None)
+
+
+def open_pack(text: str, *, option: str = "--pack") -> RulePack:
+    """Load the pack named by a command-line argument (a folder or a shipped pack's name)."""
+    return load_pack(resolve_pack(text, option=option))
+
+
 def as_of_date(text: str | None) -> dt.date:
     """Parse ``--as-of`` (default: today)."""
     if text is None:
@@ -130,7 +152,7 @@ class Progress:
 
 
 def _load(args: argparse.Namespace) -> tuple[RulePack, RecordSet]:
-    pack = load_pack(args.pack)
+    pack = open_pack(args.pack)
     records = load_records(args.enterprises, args.events)
     check_schemes(pack, records)
     return pack, records
@@ -184,7 +206,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    pack = load_pack(args.dir)
+    pack = open_pack(args.dir, option="DIR")
     schemes = ", ".join(f"{name} ({' < '.join(s.levels)})" for name, s in pack.schemes.items())
     sys.stdout.write(
         f"ok: pack {pack.ref.id} {pack.ref.version} {pack.ref.digest}\n  schemes: {schemes}\n"
@@ -212,7 +234,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _add_records_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--pack", required=True, metavar="DIR", help="rule pack folder, e.g. rules/zhuji"
+        "--pack",
+        required=True,
+        metavar="DIR",
+        help="rule pack folder, or a shipped pack's name (zhuji, cn-2016, uk-fhrs)",
     )
     parser.add_argument(
         "--enterprises", required=True, metavar="FILE", help="enterprises, JSON Lines"

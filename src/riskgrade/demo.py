@@ -95,7 +95,7 @@ def run_demo(*, out_dir: str, as_of: str, lang: Lang = "en", seed: int = 2009) -
     )
     sys.stdout.write(
         f"\nwrote {ent_path}, {ev_path} and {out_path}\n"
-        f"try: riskgrade explain --pack {default_pack_dir()} --enterprises {ent_path} "
+        f"try: riskgrade explain --pack zhuji --enterprises {ent_path} "
         f"--events {ev_path} --as-of {day} --id {worst.enterprise_id}\n"
     )
     return 0

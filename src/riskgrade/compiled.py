@@ -222,6 +222,8 @@ class Scheme:
     review_every: Duration
     attributes: Mapping[str, AttributeSpec]
     due_from: frozenset[str]
+    #: Rules reported among the reasons while they hold; they never change the level.
+    flags: tuple[RuleC, ...] = ()
 
     def level_index(self, level: str) -> int:
         """Return the index of a level (0 is the best)."""
@@ -241,6 +243,10 @@ class Scheme:
                 )
             spec = self.attributes[key]
             values = value if isinstance(value, tuple | list) else (value,)
+            if not values and spec.required:
+                # An empty list names no option: as missing as no value at all.
+                msg = f"attribute {key!r} is required by scheme {self.name!r}, got an empty list"
+                raise InputError(msg, field=f"attributes.{key}")
             if isinstance(value, tuple | list) and not spec.multiple and len(values) != 1:
                 msg = f"attribute {key!r} takes one value, got a list"
                 raise InputError(msg, field=f"attributes.{key}")
@@ -428,6 +434,17 @@ def _merge_types(left: _expr.Type, right: _expr.Type) -> _expr.Type | None:
     return None
 
 
+def _child(node: object, step: str | int) -> object | None:
+    """Return ``node[step]`` for a mapping key or a list index that exists, else None."""
+    if isinstance(node, dict) and isinstance(step, str):
+        value: object = node.get(step)
+        return value
+    if isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        item: object = node[step]
+        return item
+    return None
+
+
 class _SchemeCompiler:
     """Compiles one scheme file; every error names the file, line and rule."""
 
@@ -449,12 +466,10 @@ class _SchemeCompiler:
             if found is None:
                 break
             line = found
-            if isinstance(node, dict) and isinstance(step, str) and step in node:
-                node = node[step]
-            elif isinstance(node, list) and isinstance(step, int) and step < len(node):
-                node = node[step]
-            else:
+            child = _child(node, step)
+            if child is None:
                 break
+            node = child
         return line
 
     def fail(
@@ -512,12 +527,11 @@ class _SchemeCompiler:
         treatments = self.manifest.treatments
         level_treatments = []
         for i, level_spec in enumerate(spec.levels):
-            if level_spec.treatment not in treatments:
-                msg = f"unknown treatment {level_spec.treatment!r}"
-                raise self.fail(
-                    msg, "levels", i, "treatment", suggestion=_close(level_spec.treatment, treatments)
-                )
-            level_treatments.append(Treatment(level_spec.treatment, treatments[level_spec.treatment]))
+            name = level_spec.treatment
+            if name not in treatments:
+                msg = f"unknown treatment {name!r}"
+                raise self.fail(msg, "levels", i, "treatment", suggestion=_close(name, treatments))
+            level_treatments.append(Treatment(name, treatments[name]))
         windows = {name: self.window(w) for name, w in spec.windows.items()}
         weights = self.weights()
         sets = {name: self.compile_set(name, s, windows) for name, s in spec.sets.items()}
@@ -585,6 +599,9 @@ class _SchemeCompiler:
                         suggestion=_close(name, treatments),
                     )
                 requires_treatment = Treatment(name, treatments[name])
+        flags = tuple(
+            self.rule(r, rule_env, "grade", "flags", i) for i, r in enumerate(grade.flags)
+        )
         policy = spec.regrade
         if isinstance(policy, HysteresisPolicy):
             self.set_ref(policy.clean, "regrade", "clean")
@@ -621,6 +638,7 @@ class _SchemeCompiler:
             review_every=spec.review_every.to_duration(),
             attributes=MappingProxyType(dict(spec.attributes)),
             due_from=frozenset(self.manifest.due_from),
+            flags=flags,
         )
 
     def window(self, spec: WindowSpec) -> Window:

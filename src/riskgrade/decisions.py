@@ -233,6 +233,8 @@ def render_cause(cause: Cause, scheme: Scheme, lang: Lang) -> str:
 
 
 def _hit_text(hit: Hit, step: Step, scheme: Scheme, lang: Lang) -> str:
+    if hit.cause is not None:
+        return render_cause(hit.cause, scheme, lang)
     if hit.rule.startswith("regrade."):
         return render_cause(step.cause, scheme, lang)
     text = hit.text.get(lang)
@@ -248,6 +250,7 @@ def _reasons(step: Step, scheme: Scheme, lang: Lang) -> tuple[Reason, ...]:
         hits.append(a.unmet)
     hits.extend(a.reasons)
     hits.extend(step.policy_hits)
+    hits.extend(a.flags)
     return tuple(
         Reason(
             rule=h.rule, text=_hit_text(h, step, scheme, lang), points=h.points, evidence=h.evidence

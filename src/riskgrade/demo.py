@@ -98,4 +98,14 @@ def run_demo(*, out_dir: str, as_of: str, lang: Lang = "en", seed: int = 2009) -
         f"try: riskgrade explain --pack zhuji --enterprises {ent_path} "
         f"--events {ev_path} --as-of {day} --id {worst.enterprise_id}\n"
     )
+    from riskgrade.report import build_report
+
+    report_path = folder / "report.html"
+    with atomic_output(str(report_path)) as out:
+        out.write(build_report(pack, records, day, lang=lang))
+    sys.stdout.write(
+        f"\n报告（HTML）：{report_path.resolve()}\n"
+        if lang == "zh"
+        else f"\nreport (HTML): {report_path.resolve()}\n"
+    )
     return 0

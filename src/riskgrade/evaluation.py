@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from riskgrade.compiled import (
     AttributeTermC,
@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 ONE_DAY = dt.timedelta(days=1)
+#: Whether a rule's or a condition term's condition holds at one date (see ``Evaluator._matcher``).
+Matcher: TypeAlias = Callable[[RuleC | ConditionTermC], bool]
 PointKind = Literal["record", "review", "anniversary", "as_of"]
 Transition = Literal["initial", "worsened", "improved", "held", "unchanged", "corrected"]
 
@@ -82,6 +84,8 @@ class Hit:
     evidence: tuple[str, ...]
     detail: str | None = None
     level: int | None = None
+    #: For the policy's own reasons (a held improvement, a yearly raise): why, in detail.
+    cause: Cause | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +182,8 @@ class Assessment:
     floors: tuple[Hit, ...]
     members: Mapping[str, tuple[Rec, ...]]
     unmet: Hit | None = None
+    #: The scheme's flags that hold (never while ungraded); they do not change the level.
+    flags: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -453,35 +459,25 @@ class Evaluator:
         assert since is not None
         stood_enough = since <= stood.before(day)
         if adverse or not stood_enough:
+            levels = (_name(scheme, level), _name(scheme, raw))
+            ready = earliest_on_or_after(since, stood)
             blockers: list[Hit] = []
             if adverse:
-                last = adverse[-1]
+                ids = tuple(r.id for r in adverse)
+                held_by_adverse = Cause(
+                    "held_adverse", dates=(adverse[-1].date, ready), evidence=ids, levels=levels
+                )
                 blockers.append(
-                    Hit(
-                        "regrade.held.adverse",
-                        policy.text,
-                        None,
-                        tuple(r.id for r in adverse),
-                        detail=last.date.isoformat(),
-                    )
+                    Hit("regrade.held.adverse", policy.text, None, ids, cause=held_by_adverse)
                 )
             if not stood_enough:
+                held_by_time = Cause("held_stood", dates=(since, ready), levels=levels)
                 blockers.append(
-                    Hit(
-                        "regrade.held.stood",
-                        policy.text,
-                        None,
-                        (),
-                        detail=since.isoformat(),
-                    )
+                    Hit("regrade.held.stood", policy.text, None, (), cause=held_by_time)
                 )
-            cause = Cause(
-                "held_adverse" if adverse else "held_stood",
-                dates=(adverse[-1].date if adverse else since, earliest_on_or_after(since, stood)),
-                evidence=tuple(r.id for r in adverse),
-                levels=(_name(scheme, level), _name(scheme, raw)),
-                number=1 if adverse and not stood_enough else 0,
-            )
+            first_cause = blockers[0].cause
+            assert first_cause is not None
+            cause = first_cause
             return Step(
                 day, kind, assessment, level, previous, "held", cause, since, tuple(blockers)
             ), state
@@ -560,6 +556,19 @@ class Evaluator:
         ), state
 
     # -- the rules at one date -------------------------------------------------------------
+    def _matcher(self, scheme: Scheme, scope: Mapping[str, object]) -> Matcher:
+        """Return the test of the scheme's conditions against one date's ``scope``.
+
+        :meth:`assess` asks it about condition terms (``scope`` without ``score``) and then about
+        rules (``scope`` with ``score``). Here each condition is evaluated when asked; an engine
+        that matches conditions elsewhere (``riskgrade.durable``) overrides this and must agree.
+        """
+
+        def holds(rule: RuleC | ConditionTermC) -> bool:
+            return rule.when.evaluate(scope) is True
+
+        return holds
+
     def assess(
         self,
         scheme: Scheme,
@@ -575,15 +584,17 @@ class Evaluator:
         scores: dict[str, Decimal] = {}
         hits_by_score: dict[str, list[Hit]] = {}
         base_scope: dict[str, object] = {**members, "attributes": attributes}
+        term_holds = self._matcher(scheme, base_scope)
         for name, score in scheme.scores.items():
-            value, hits = _score(score, members, attributes, base_scope, t)
+            value, hits = _score(score, members, attributes, term_holds, t)
             scores[name] = value
             hits_by_score[name] = hits
         scope = {**base_scope, "score": scores}
+        holds = self._matcher(scheme, scope)
         reasons: list[Hit] = []
         unmet = None
         raw: int | None
-        if scheme.requires is not None and not _holds(scheme.requires, scope):
+        if scheme.requires is not None and not holds(scheme.requires):
             unmet = _hit(scheme.requires, members)
             raw = None
         elif scheme.band_tables:
@@ -596,22 +607,27 @@ class Evaluator:
                 if score_name not in used:
                     used.append(score_name)
             for score_name in used:
-                reasons.extend(h for h in hits_by_score[score_name] if h.points)
+                # A term that read records is a reason even at 0 points: an FHRS rating of 5
+                # from a 0/0/0 inspection must still name the inspection behind it.
+                reasons.extend(h for h in hits_by_score[score_name] if h.points or h.evidence)
         else:
             raw = scheme.otherwise
             for level, rules in scheme.classes:
-                holding = [_hit(r, members) for r in rules if _holds(r, scope)]
+                holding = [_hit(r, members) for r in rules if holds(r)]
                 if holding:
                     raw = level
                     reasons.extend(holding)
                     break
         if raw is not None:
             for rule in scheme.overrides:
-                if _holds(rule, scope):
+                if holds(rule):
                     reasons.append(_hit(rule, members))
                     assert rule.level is not None
                     raw = max(raw, rule.level)
-        floors = tuple(_hit(r, members) for r in scheme.floors if _holds(r, scope))
+        floors = tuple(_hit(r, members) for r in scheme.floors if holds(r))
+        flags: tuple[Hit, ...] = ()
+        if raw is not None:
+            flags = tuple(_flag_hit(r, members, hits_by_score) for r in scheme.flags if holds(r))
         reported = scores.get(scheme.reported_score) if scheme.reported_score else None
         return Assessment(
             date=t,
@@ -622,6 +638,7 @@ class Evaluator:
             floors=floors,
             members=members,
             unmet=unmet,
+            flags=flags,
         )
 
     # -- views built on replays ------------------------------------------------------------
@@ -717,10 +734,6 @@ def _name(scheme: Scheme, level: int | None) -> str:
     return "-" if level is None else scheme.levels[level]
 
 
-def _holds(rule: RuleC, scope: Mapping[str, object]) -> bool:
-    return rule.when.evaluate(scope) is True
-
-
 def _evidence(sets: Iterable[str], members: Mapping[str, tuple[Rec, ...]]) -> tuple[str, ...]:
     chosen: dict[str, Rec] = {}
     for name in sets:
@@ -735,11 +748,23 @@ def _hit(rule: RuleC, members: Mapping[str, tuple[Rec, ...]]) -> Hit:
     )
 
 
+def _flag_hit(
+    rule: RuleC, members: Mapping[str, tuple[Rec, ...]], hits_by_score: Mapping[str, list[Hit]]
+) -> Hit:
+    """A flag's evidence: its sets' records and, when it reads ``score``, the scores' records."""
+    evidence = list(_evidence(sorted(rule.when.sets), members))
+    if "score" in rule.when.names:
+        for hits in hits_by_score.values():
+            for hit in hits:
+                evidence.extend(e for e in hit.evidence if e not in evidence)
+    return Hit(rule.rule, rule.text, None, tuple(evidence))
+
+
 def _score(
     score: ScoreC,
     members: Mapping[str, tuple[Rec, ...]],
     attributes: Mapping[str, object],
-    scope: Mapping[str, object],
+    holds: Matcher,
     t: dt.date,
 ) -> tuple[Decimal, list[Hit]]:
     total = Decimal(0)
@@ -789,7 +814,7 @@ def _score(
             hits.append(Hit(term.rule, term.text, points, (), detail=detail))
         else:
             assert isinstance(term, ConditionTermC)
-            if term.when.evaluate(scope) is True:
+            if holds(term):
                 total += term.points
                 hits.append(
                     Hit(

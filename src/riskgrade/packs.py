@@ -44,8 +44,8 @@ __all__ = [
     "EachTerm",
     "GradeSpec",
     "HysteresisPolicy",
-    "LeveledRule",
     "LevelSpec",
+    "LeveledRule",
     "PackFiles",
     "PackManifest",
     "PackRef",
@@ -246,7 +246,8 @@ class GradeSpec(_Spec):
 
     Either ``bands`` (one or more band tables; the worst of their levels) or ``classes`` (for
     each level, rules; the worst level with a rule that holds, else ``otherwise``). Then
-    ``overrides`` raise it, and at the initial assessment only, ``initial_floors``.
+    ``overrides`` raise it, and at the initial assessment only, ``initial_floors``. ``flags``
+    never change the level: each one that holds is reported among the reasons (points null).
     """
 
     score: str | None = None
@@ -256,6 +257,7 @@ class GradeSpec(_Spec):
     overrides: list[LeveledRule] = Field(default_factory=list)
     initial_floors: list[LeveledRule] = Field(default_factory=list)
     requires: Requirement | None = None
+    flags: list[ConditionRule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _bands_or_classes(self) -> GradeSpec:

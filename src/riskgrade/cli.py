@@ -30,7 +30,7 @@ from riskgrade.records import RecordSet, load_records
 __all__ = ["SUBCOMMAND_MODULES", "atomic_output", "main"]
 
 #: Modules with a ``register(subparsers)`` function adding more subcommands.
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("riskgrade._cli_report",)
 
 EPILOG = """\
 examples:
@@ -218,6 +218,21 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     from riskgrade.packs import pack_json_schema
     from riskgrade.records import record_json_schema
 
+    if args.write is not None:
+        folder = Path(args.write)
+        folder.mkdir(parents=True, exist_ok=True)
+        packs, records = pack_json_schema(), record_json_schema()
+        files = {
+            "pack.schema.json": packs["pack.yaml"],
+            "scheme.schema.json": packs["scheme"],
+            "enterprise.schema.json": records["enterprise"],
+            "event.schema.json": records["event"],
+        }
+        for name, content in files.items():
+            with atomic_output(str(folder / name)) as out:
+                out.write(json.dumps(content, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(f"wrote {', '.join(str(folder / n) for n in files)}\n")
+        return 0
     if args.what == "pack":
         schema: object = pack_json_schema()
     else:
@@ -310,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema of the input records (default) or of rule pack files.",
     )
     schema.add_argument("what", nargs="?", default="records", choices=("records", "pack"))
+    schema.add_argument(
+        "--write", metavar="DIR", help="write all four schemas as files into DIR (e.g. schemas/)"
+    )
     schema.set_defaults(handler=_cmd_schema)
 
     demo = sub.add_parser(

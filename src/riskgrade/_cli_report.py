@@ -10,8 +10,7 @@ import argparse
 import sys
 import time
 
-from riskgrade.cli import as_of_date, atomic_output, check_schemes, open_pack
-from riskgrade.grading import ENGINES
+from riskgrade.cli import add_records_arguments, as_of_date, atomic_output, check_schemes, open_pack
 from riskgrade.records import load_records
 
 __all__ = ["register"]
@@ -26,28 +25,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "no external assets): levels by region and grid, transitions over time, inspections due "
         "per month, and each enterprise's timeline, reasons and treatment.",
     )
-    parser.add_argument(
-        "--pack",
-        required=True,
-        metavar="DIR",
-        help="rule pack folder, or a shipped pack's name (zhuji, cn-2016, uk-fhrs)",
-    )
-    parser.add_argument(
-        "--enterprises", required=True, metavar="FILE", help="enterprises, JSON Lines"
-    )
-    parser.add_argument(
-        "--events", required=True, metavar="FILE", help="events, JSON Lines (any order)"
-    )
-    parser.add_argument(
-        "--as-of", metavar="DATE", help="grade as of this date, YYYY-MM-DD (default: today)"
-    )
-    parser.add_argument(
-        "--lang", default="en", choices=("en", "zh"), help="language of the report (default: en)"
-    )
+    add_records_arguments(parser)
     parser.add_argument("--title", metavar="TEXT", help="the report's heading")
-    parser.add_argument(
-        "--engine", default="python", choices=ENGINES, help="evaluator (default: python)"
-    )
     parser.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
     parser.set_defaults(handler=_cmd_report)
 

@@ -247,7 +247,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(out_dir=args.out_dir, as_of=args.as_of, lang=args.lang, seed=args.seed)
 
 
-def _add_records_arguments(parser: argparse.ArgumentParser) -> None:
+def add_records_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--pack --enterprises --events --as-of --engine --lang``, shared by subcommands."""
     parser.add_argument(
         "--pack",
         required=True,
@@ -288,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grade every enterprise as of a date; write one decision per enterprise, "
         "in input order.",
     )
-    _add_records_arguments(grade)
+    add_records_arguments(grade)
     grade.add_argument(
         "--out", metavar="FILE", help="write here instead of standard output (atomically)"
     )
@@ -306,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the level, each reason with its evidence, the transition and its cause, "
         "the treatment, the timeline of re-grades and what stands before the next better level.",
     )
-    _add_records_arguments(explain)
+    add_records_arguments(explain)
     explain.add_argument("--id", required=True, metavar="ENTERPRISE", help="the enterprise's id")
     explain.add_argument("--json", action="store_true", help="print the decision as JSON instead")
     explain.set_defaults(handler=_cmd_explain)

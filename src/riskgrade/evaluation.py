@@ -35,7 +35,7 @@ from riskgrade.compiled import (
     Scheme,
     ScoreC,
 )
-from riskgrade.dates import Duration, earliest_on_or_after
+from riskgrade.dates import Duration, add_years, earliest_on_or_after
 from riskgrade.errors import EvaluationError
 from riskgrade.packs import DirectPolicy, HysteresisPolicy, Text, YearlyPolicy
 from riskgrade.records import Enterprise, Event, event_to_mapping
@@ -687,7 +687,12 @@ class Evaluator:
         if last.level is None or last.level == 0:
             return Outlook(None, None, (), None)
         blockers = tuple(last.assessment.reasons) + tuple(last.policy_hits)
-        until = replay.as_of.replace(year=min(replay.as_of.year + horizon_years, 9000))
+        if last.kind == "as_of":
+            # No record yet: each later date is assessed afresh on that date (PACKS.md), so
+            # time alone never moves the level; only a first record can.
+            return Outlook(None, None, blockers, None)
+        # add_years, not date.replace: 29 February has no counterpart in most years.
+        until = add_years(replay.as_of, min(horizon_years, 9000 - replay.as_of.year))
         steps, _ = self._fold(
             scheme,
             replay.enterprise,

@@ -62,6 +62,7 @@ __all__ = [
     "ExpressionError",
     "Function",
     "ListType",
+    "Node",
     "PrimitiveType",
     "RecordType",
     "StringType",
@@ -70,6 +71,7 @@ __all__ = [
     "compile_expression",
     "describe",
     "one_of",
+    "syntax_tree",
 ]
 
 
@@ -1396,3 +1398,31 @@ def compile_expression(
         names=frozenset(compiler.names),
         _code=code,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The syntax tree, for back ends that translate expressions (batch, durable)
+
+# Public names of the node classes, for isinstance() in translators (riskgrade.durable).
+LiteralNode: TypeAlias = _Literal
+ListNode: TypeAlias = _ListNode
+PathNode: TypeAlias = _PathNode
+CallNode: TypeAlias = _CallNode
+UnaryNode: TypeAlias = _UnaryNode
+BinaryNode: TypeAlias = _BinaryNode
+LogicNode: TypeAlias = _LogicNode
+
+
+Node: TypeAlias = _Node
+"""A node of the syntax tree that :func:`syntax_tree` returns."""
+
+
+def syntax_tree(source: str) -> Node:
+    """Return the parsed syntax tree of ``source``, not type-checked.
+
+    For other back ends that translate expressions already compiled by
+    :func:`compile_expression` (the batch evaluator turns them into numpy operations). The
+    nodes are this module's private ``_Literal``, ``_ListNode``, ``_PathNode``, ``_CallNode``,
+    ``_UnaryNode``, ``_BinaryNode`` and ``_LogicNode``; they change with the language.
+    """
+    return _Parser(source).parse()

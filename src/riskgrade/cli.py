@@ -30,7 +30,10 @@ from riskgrade.records import RecordSet, load_records
 __all__ = ["SUBCOMMAND_MODULES", "atomic_output", "main"]
 
 #: Modules with a ``register(subparsers)`` function adding more subcommands.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("riskgrade._cli_report",)
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "riskgrade._cli_report",
+    "riskgrade._cli_export",
+)
 
 EPILOG = """\
 examples:
@@ -369,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"riskgrade: error: {exc.describe()}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("riskgrade: interrupted; no output was written\n")
+        # Output files are only renamed into place on success; what a ledger committed stays.
+        sys.stderr.write("riskgrade: interrupted (no partial output file was left behind)\n")
         return 130
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as other command-line tools do.

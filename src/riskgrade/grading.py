@@ -27,6 +27,7 @@ __all__ = ["ENGINES", "Explanation", "Grader", "make_evaluator"]
 ENGINES: Mapping[str, str] = MappingProxyType(
     {
         "python": "riskgrade.evaluation:Evaluator",
+        "durable": "riskgrade.durable:DurableEvaluator",
     }
 )
 

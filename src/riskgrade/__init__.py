@@ -17,6 +17,7 @@ from riskgrade.errors import (
 )
 from riskgrade.evaluation import Evaluator
 from riskgrade.grading import ENGINES, Explanation, Grader
+from riskgrade.ledger import Ledger
 from riskgrade.packs import PackRef
 from riskgrade.records import (
     Complaint,
@@ -48,6 +49,7 @@ __all__ = [
     "Incident",
     "InputError",
     "Inspection",
+    "Ledger",
     "PackError",
     "PackRef",
     "Reason",

@@ -32,6 +32,7 @@ __all__ = ["SUBCOMMAND_MODULES", "atomic_output", "main"]
 #: Modules with a ``register(subparsers)`` function adding more subcommands.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "riskgrade._cli_report",
+    "riskgrade._cli_ledger",
     "riskgrade._cli_export",
 )
 

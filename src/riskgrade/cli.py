@@ -34,6 +34,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "riskgrade._cli_report",
     "riskgrade._cli_ledger",
     "riskgrade._cli_export",
+    "riskgrade._cli_diff",
 )
 
 EPILOG = """\

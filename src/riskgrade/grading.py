@@ -28,6 +28,8 @@ ENGINES: Mapping[str, str] = MappingProxyType(
     {
         "python": "riskgrade.evaluation:Evaluator",
         "durable": "riskgrade.durable:DurableEvaluator",
+        "numpy": "riskgrade.batch:BatchEvaluator",
+        "auto": "riskgrade.batch:AutoEvaluator",
     }
 )
 

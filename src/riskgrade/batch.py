@@ -1,0 +1,485 @@
+"""The batch evaluator: a whole population graded at once with numpy, identical decisions.
+
+:class:`BatchEvaluator` (engine ``numpy``) grades every enterprise of a scheme together: records
+become columns, windows become intervals, a set's size at every re-grade point of every
+enterprise is one sweep over sorted arrays, and the grading policy advances in lock-step across
+enterprises. Its decisions are byte for byte those of the native
+:class:`~riskgrade.evaluation.Evaluator`; a pack it cannot evaluate exactly is refused with
+:class:`UnsupportedError` when the evaluator is made. ``explain`` and timelines use the native
+evaluator (one enterprise is fast enough there).
+
+:class:`AutoEvaluator` (engine ``auto``) grades with numpy from :data:`AUTO_THRESHOLD`
+enterprises up, and natively below that or when the pack (or, rarely, the data: a number too
+large for exact 64-bit arithmetic) is beyond the numpy engine.
+
+See ``docs/batch.md`` for the design and the measured figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Final, TextIO
+
+import numpy as np
+
+from riskgrade._batch_eval import NativeNeeded, SchemePlan, SchemeResult, Table, run_scheme
+from riskgrade._batch_out import SchemeDecisions
+from riskgrade._columns import (
+    EnterpriseColumns,
+    EventColumns,
+    Records,
+    StrColumn,
+    columns_from_records,
+    day_number,
+    history,
+)
+from riskgrade._vexpr import UnsupportedError
+from riskgrade.compiled import RulePack
+from riskgrade.decisions import Decision, Lang
+from riskgrade.errors import InputError
+from riskgrade.evaluation import Evaluator
+
+if TYPE_CHECKING:
+    from riskgrade.records import Enterprise, RecordSet
+
+__all__ = [
+    "AUTO_THRESHOLD",
+    "AutoEvaluator",
+    "BatchEvaluator",
+    "BatchGrades",
+    "UnsupportedError",
+    "grade_files",
+    "tune_allocator",
+]
+
+AUTO_THRESHOLD: Final = 2_000
+"""From this many enterprises up, engine ``auto`` grades with numpy.
+
+Below it the native evaluator is as fast (the batch engine's fixed cost, a few tens of
+milliseconds per scheme, dominates a small county) and decisions come one by one."""
+
+Progress = Callable[[int], None]
+
+
+class BatchEvaluator(Evaluator):
+    """Grades whole populations at once with numpy; identical decisions to the native evaluator.
+
+    Raises :class:`UnsupportedError` (an :class:`~riskgrade.errors.EngineUnavailableError`,
+    exit code 2) when the pack uses something it cannot evaluate exactly: division, comparisons
+    of free texts such as ids, or ``pick`` over a set whose filter reads ``overdue``.
+    """
+
+    name = "numpy"
+
+    def __init__(self, pack: RulePack) -> None:
+        super().__init__(pack)
+        self.plans = {name: SchemePlan(scheme) for name, scheme in pack.schemes.items()}
+        self._dry_run()
+
+    def _dry_run(self) -> None:
+        """Evaluate every expression once over an empty population, to refuse a pack whose
+        expressions use anything the engine cannot translate."""
+        for name in self.plans:
+            enterprises = EnterpriseColumns(
+                ids=StrColumn.from_strings(["dry-run"]),
+                scheme=np.zeros(1, dtype=np.int16),
+                schemes=(name,),
+                attributes={},
+            )
+            records = Records(enterprises, _no_events())
+            try:
+                self._results(records, dt.date(2000, 1, 1))
+            except NativeNeeded:
+                pass  # data the empty population does not have (a required attribute)
+            except UnsupportedError as exc:
+                msg = f"the numpy engine cannot evaluate scheme {name!r}: {exc.message}"
+                raise UnsupportedError(msg, rule=exc.rule) from None
+
+    # -- grading ----------------------------------------------------------------------------
+    def evaluate(self, records: Records, as_of: dt.date) -> BatchGrades:
+        """Grade every enterprise of ``records`` as of ``as_of``; return the results as arrays.
+
+        Enterprises must already have been checked against their schemes. Raises
+        :class:`UnsupportedError` when the data is beyond the engine (numbers too large for
+        exact 64-bit arithmetic).
+        """
+        try:
+            groups, results = self._results(records, as_of)
+        except NativeNeeded as exc:
+            self._native_error(records, int(exc.ent_rows.min()), as_of)
+            raise AssertionError from None  # _native_error always raises
+        return BatchGrades(self, records, as_of, groups, results)
+
+    def _results(
+        self, records: Records, as_of: dt.date
+    ) -> tuple[dict[str, np.ndarray], dict[str, SchemeResult]]:
+        groups = self.groups(records.enterprises)
+        results: dict[str, SchemeResult] = {}
+        natives: list[np.ndarray] = []
+        for name, rows in groups.items():
+            if len(rows) == 0:
+                continue
+            table = Table.build(records.events, records.enterprises, rows)
+            try:
+                results[name] = run_scheme(self.plans[name], table, day_number(as_of))
+            except NativeNeeded as exc:
+                natives.append(exc.ent_rows)
+        if natives:
+            raise NativeNeeded(np.concatenate(natives))
+        return groups, results
+
+    def check(
+        self,
+        enterprises: EnterpriseColumns,
+        enterprise_at: Callable[[int], Enterprise],
+        *,
+        locate: bool = False,
+    ) -> None:
+        """Check every enterprise against its scheme; raise the native check's error for the
+        first that fails (with its file and line when ``locate``, as ``riskgrade grade`` does).
+
+        The columns find the enterprises that may fail; ``enterprise_at`` gives the record of
+        one of them, which :meth:`~riskgrade.compiled.Scheme.check_enterprise` then judges.
+        """
+        for row in _suspects(self.pack, enterprises).tolist():
+            enterprise = enterprise_at(row)
+            try:
+                self.pack.scheme_for(enterprise).check_enterprise(enterprise)
+            except InputError as exc:
+                if not locate:
+                    raise
+                file = enterprises.file
+                line = None if enterprises.lines is None else int(enterprises.lines[row])
+                raise InputError(
+                    exc.message, file=file, line=line, field=exc.field, suggestion=exc.suggestion
+                ) from None
+
+    def groups(self, enterprises: EnterpriseColumns) -> dict[str, np.ndarray]:
+        """The enterprise rows of each scheme (ascending)."""
+        schemes = list(self.pack.schemes)
+        codes = enterprises.scheme.astype(np.int64)
+        out: dict[str, np.ndarray] = {}
+        for name in schemes:
+            wanted = [i for i, s in enumerate(enterprises.schemes) if s == name]
+            mask = np.isin(codes, wanted)
+            if len(schemes) == 1:
+                mask |= codes < 0
+            out[name] = np.flatnonzero(mask)
+        return out
+
+    def _native_error(self, records: Records, row: int, as_of: dt.date) -> None:
+        enterprise, events = history(records, row)
+        self.replay(enterprise, events, as_of)  # raises the native evaluator's error
+        msg = f"the numpy engine could not grade enterprise {enterprise.id!r}"
+        raise UnsupportedError(msg)
+
+    def grade_records(
+        self,
+        records: RecordSet,
+        as_of: dt.date,
+        lang: Lang = "en",
+        progress: Progress | None = None,
+    ) -> Iterator[Decision]:
+        """Yield one decision per enterprise, in input order (what ``Grader.iter_grade`` calls).
+
+        Checks every enterprise against its scheme first, raising the error the native path
+        would raise for the first that fails.
+        """
+        columns = columns_from_records(records)
+        self.check(columns.enterprises, records.enterprises.__getitem__)
+        grades = self.evaluate(columns, as_of)
+        explain = _RecordSetExplainer(self.pack, records, as_of, lang)
+        yield from grades.decisions(lang, progress, explain)
+
+
+def _suspects(pack: RulePack, enterprises: EnterpriseColumns) -> np.ndarray:
+    """Rows (ascending) of enterprises that may fail their scheme's check; the others pass."""
+    n = len(enterprises)
+    suspect = np.zeros(n, dtype=bool)
+    codes = enterprises.scheme.astype(np.int64)
+    names = list(pack.schemes)
+    scheme_of = np.full(n, -1, dtype=np.int64)
+    for i, name in enumerate(enterprises.schemes):
+        if name in pack.schemes:
+            scheme_of[codes == i] = names.index(name)
+    if len(names) == 1:
+        scheme_of[codes < 0] = 0
+    suspect |= scheme_of < 0
+    for index, name in enumerate(names):
+        spec = pack.schemes[name]
+        mine = scheme_of == index
+        for key, column in enterprises.attributes.items():
+            given = mine & (column.kind != 0)
+            attribute = spec.attributes.get(key)
+            if attribute is None:
+                suspect |= given
+                continue
+            suspect |= given & (column.kind == 3)
+            counts = np.diff(column.offsets)
+            if not attribute.multiple:
+                suspect |= given & (column.kind == 2) & (counts != 1)
+            if attribute.required:
+                suspect |= given & (counts == 0)
+            if attribute.other_values == "error":
+                allowed = np.array(
+                    [v in attribute.values for v in column.vocab] + [True], dtype=bool
+                )
+                unknown = ~allowed[np.where(column.codes >= 0, column.codes, len(column.vocab))]
+                owners = np.repeat(np.arange(n, dtype=np.int64), counts)
+                suspect[owners[unknown & mine[owners]]] = True
+        for key, attribute in spec.attributes.items():
+            if attribute.required:
+                found = enterprises.attributes.get(key)
+                suspect |= mine & (True if found is None else found.kind == 0)
+    return np.flatnonzero(suspect)
+
+
+def _no_events() -> EventColumns:
+    empty8 = np.zeros(0, dtype=np.int8)
+    empty32 = np.zeros(0, dtype=np.int32)
+    empty64 = np.zeros(0, dtype=np.int64)
+    none = np.zeros(0, dtype=bool)
+    return EventColumns(
+        ids=StrColumn.from_strings([]),
+        ent=empty32,
+        date=empty32,
+        type=empty8,
+        of=empty32,
+        result=empty8,
+        level=empty8,
+        outcome=empty8,
+        penalty=empty8,
+        deadline=empty32,
+        verified=none,
+        counterfeit=none,
+        intentional=none,
+        substantiated=none,
+        amount=empty64,
+        amount_present=none,
+        amount_exp=0,
+        description_present=none,
+        reason_present=none,
+        item_offsets=np.zeros(1, dtype=np.int64),
+        item_kind=empty8,
+        item_name=StrColumn.from_strings([]),
+        scores_present=none,
+        score_offsets=np.zeros(1, dtype=np.int64),
+        score_key=empty32,
+        score_keys=(),
+        score_value=empty64,
+        score_exp=0,
+    )
+
+
+@dataclass
+class _RecordSetExplainer:
+    """Explains decision ``index`` as ``Grader.decide`` does: a native explanation made in
+    the grading language, rendered in the one asked for."""
+
+    pack: RulePack
+    records: RecordSet
+    as_of: dt.date
+    lang: Lang
+
+    def __call__(self, index: int, lang: Lang) -> str:
+        from riskgrade.grading import Grader
+
+        enterprise = self.records.enterprises[index]
+        grader = Grader(self.pack, engine="python", lang=self.lang)
+        events = self.records.events_of(enterprise.id)
+        return grader.explain(enterprise, events, self.as_of).render(lang)
+
+
+@dataclass
+class _ColumnsExplainer:
+    """As :class:`_RecordSetExplainer`, rebuilding the enterprise's records from columns."""
+
+    pack: RulePack
+    records: Records
+    as_of: dt.date
+    lang: Lang
+
+    def __call__(self, index: int, lang: Lang) -> str:
+        from riskgrade.grading import Grader
+
+        enterprise, events = history(self.records, index)
+        grader = Grader(self.pack, engine="python", lang=self.lang)
+        return grader.explain(enterprise, events, self.as_of).render(lang)
+
+
+class BatchGrades:
+    """The batch engine's results for a population: decisions on demand, levels as arrays."""
+
+    def __init__(
+        self,
+        evaluator: BatchEvaluator,
+        records: Records,
+        as_of: dt.date,
+        groups: dict[str, np.ndarray],
+        results: dict[str, SchemeResult],
+    ) -> None:
+        self.evaluator = evaluator
+        self.records = records
+        self.as_of = as_of
+        self.groups = groups
+        self.results = results
+
+    def __len__(self) -> int:
+        return len(self.records.enterprises)
+
+    def levels(self) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+        """Each enterprise's level as ``(scheme index, level index)``: an ``(n, 2)`` array with
+        -1 for "no level", and the level names of each scheme in pack order."""
+        names = list(self.evaluator.pack.schemes)
+        out = np.full((len(self), 2), -1, dtype=np.int64)
+        for name, rows in self.groups.items():
+            result = self.results.get(name)
+            if result is None:
+                continue
+            out[rows, 0] = names.index(name)
+            out[rows, 1] = result.outcome.level
+        return out, [self.evaluator.pack.schemes[n].levels for n in names]
+
+    def decisions(
+        self,
+        lang: Lang = "en",
+        progress: Progress | None = None,
+        explain: Callable[[int, Lang], str] | None = None,
+    ) -> Iterator[Decision]:
+        """Yield the decisions in input order; each explains itself as a native one does."""
+        explain = explain or _ColumnsExplainer(self.evaluator.pack, self.records, self.as_of, lang)
+        for item in self._merge(lang, progress, as_json=False, explain=explain):
+            assert isinstance(item, Decision)
+            yield item
+
+    def lines(self, lang: Lang = "en", progress: Progress | None = None) -> Iterator[str]:
+        """Yield each decision's ``to_json()`` text in input order, without building objects."""
+        for item in self._merge(lang, progress, as_json=True):
+            assert isinstance(item, str)
+            yield item
+
+    def _merge(
+        self,
+        lang: Lang,
+        progress: Progress | None,
+        *,
+        as_json: bool,
+        explain: Callable[[int, Lang], str] | None = None,
+    ) -> Iterator[Decision | str]:
+        pack = self.evaluator.pack
+        n = len(self)
+        streams: list[Iterator[Decision | str]] = []
+        owner = np.full(n, -1, dtype=np.int64)
+        ids = self.records.enterprises.ids
+        for name, rows in self.groups.items():
+            result = self.results.get(name)
+            if result is None:
+                continue
+            owner[rows] = len(streams)
+            builder = SchemeDecisions(result, pack.ref, self.as_of)
+            streams.append(
+                builder.render(
+                    ids.to_list(rows), lang, as_json=as_json, explainer=explain, rows=rows.tolist()
+                )
+            )
+        if bool((owner < 0).any()):
+            missing = int(np.flatnonzero(owner < 0)[0])
+            enterprise_id = ids.get(missing)
+            msg = f"enterprise {enterprise_id!r} has no scheme in pack {pack.ref.id!r}"
+            raise InputError(msg, field="scheme")
+        for count, stream in enumerate(owner.tolist(), start=1):
+            yield next(streams[stream])
+            if progress is not None:
+                progress(count)
+
+
+class AutoEvaluator(Evaluator):
+    """Chooses per population: numpy from :data:`AUTO_THRESHOLD` enterprises, else native."""
+
+    name = "auto"
+
+    def __init__(self, pack: RulePack) -> None:
+        super().__init__(pack)
+        self.batch: BatchEvaluator | None
+        self.refused: str | None = None
+        try:
+            self.batch = BatchEvaluator(pack)
+        except UnsupportedError as exc:
+            self.batch = None
+            self.refused = exc.message
+
+    def grade_records(
+        self,
+        records: RecordSet,
+        as_of: dt.date,
+        lang: Lang = "en",
+        progress: Progress | None = None,
+    ) -> Iterator[Decision]:
+        """Yield decisions in input order, from the engine this population calls for."""
+        if self.batch is not None and len(records.enterprises) >= AUTO_THRESHOLD:
+            try:
+                decisions = self.batch.grade_records(records, as_of, lang, progress)
+                first = next(decisions, None)
+            except UnsupportedError:
+                pass
+            else:
+                if first is not None:
+                    yield first
+                    yield from decisions
+                return
+        from riskgrade.grading import Grader
+
+        yield from Grader(self.pack, engine="python", lang=lang).iter_grade(
+            records, as_of, progress=progress
+        )
+
+
+def grade_files(
+    pack: RulePack,
+    enterprises: str | os.PathLike[str],
+    events: str | os.PathLike[str],
+    as_of: dt.date,
+    out: TextIO,
+    *,
+    lang: Lang = "en",
+    progress: Progress | None = None,
+) -> int:
+    """Grade the records in two files with the numpy engine and write the decisions to ``out``
+    as JSON Lines, in input order; return how many were written.
+
+    The files are read straight into columns (:func:`riskgrade.ingest.read_records`) and every
+    enterprise is checked against its scheme first; errors are those of ``riskgrade grade``
+    (file, line, field). Raises :class:`UnsupportedError` for a pack the engine refuses.
+    """
+    from riskgrade.ingest import enterprise_at, read_records
+
+    evaluator = BatchEvaluator(pack)
+    records = read_records(enterprises, events)
+    evaluator.check(records.enterprises, partial(enterprise_at, records), locate=True)
+    count = 0
+    for line in evaluator.evaluate(records, as_of).lines(lang, progress):
+        out.write(line)
+        out.write("\n")
+        count += 1
+    return count
+
+
+def tune_allocator() -> None:
+    """Keep freed memory in the process heap (glibc ``mallopt``), for large batch runs.
+
+    numpy's big temporaries otherwise come from fresh ``mmap`` pages each time, and faulting
+    those in costs more than the arithmetic on them (about 2x overall on the benchmark). This
+    is a process-wide setting: the command line and the benchmark call it; a library user may.
+    Does nothing where glibc is not the allocator.
+    """
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: blocks up to 1 GiB from the heap
+        libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD: do not hand the heap back

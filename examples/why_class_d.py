@@ -13,14 +13,38 @@ import riskgrade
 def main() -> None:
     pack = riskgrade.load_pack("rules/zhuji")
     records = riskgrade.RecordSet.from_dicts(
-        [{"id": "E1", "scheme": "industry", "name": "诸暨市大唐某袜业有限公司", "region": "Datang"}],
         [
-            {"id": "s1", "enterprise_id": "E1", "date": "2008-04-02", "type": "spot_check",
-             "result": "pass"},
-            {"id": "s2", "enterprise_id": "E1", "date": "2008-09-12", "type": "spot_check",
-             "result": "fail", "items": [{"name": "纤维含量", "kind": "quality"}]},
-            {"id": "x1", "enterprise_id": "E1", "date": "2009-01-20", "type": "enforcement",
-             "penalty": "confiscation", "counterfeit": True},
+            {
+                "id": "E1",
+                "scheme": "industry",
+                "name": "诸暨市大唐某袜业有限公司",
+                "region": "Datang",
+            }
+        ],
+        [
+            {
+                "id": "s1",
+                "enterprise_id": "E1",
+                "date": "2008-04-02",
+                "type": "spot_check",
+                "result": "pass",
+            },
+            {
+                "id": "s2",
+                "enterprise_id": "E1",
+                "date": "2008-09-12",
+                "type": "spot_check",
+                "result": "fail",
+                "items": [{"name": "纤维含量", "kind": "quality"}],
+            },
+            {
+                "id": "x1",
+                "enterprise_id": "E1",
+                "date": "2009-01-20",
+                "type": "enforcement",
+                "penalty": "confiscation",
+                "counterfeit": True,
+            },
         ],
     )
     grader = riskgrade.Grader(pack, lang="zh")

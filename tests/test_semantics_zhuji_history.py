@@ -516,3 +516,57 @@ def test_outlook_gives_the_review_at_which_the_level_improves() -> None:
         explanation.outlook.better_level,
         explanation.outlook.earliest,
     )
+
+
+def test_regression_upheld_recheck_is_no_correction_so_an_improvement_due_that_day_is_improved() -> (
+    None
+):
+    """An upheld re-test changes nothing (PACKS.md): a level change on its day is not 'corrected'."""
+    import datetime as dt
+
+    import riskgrade
+
+    pack = riskgrade.load_pack("rules/zhuji")
+    records = riskgrade.RecordSet.from_dicts(
+        [{"id": "F1", "scheme": "food", "attributes": {"category": "packaged"}}],
+        [
+            {
+                "id": "p",
+                "enterprise_id": "F1",
+                "date": "2007-01-10",
+                "type": "spot_check",
+                "result": "pass",
+            },
+            {
+                "id": "f",
+                "enterprise_id": "F1",
+                "date": "2007-06-01",
+                "type": "spot_check",
+                "result": "fail",
+                "items": [{"name": "x", "kind": "safety"}],
+            },
+            {
+                "id": "q",
+                "enterprise_id": "F1",
+                "date": "2007-09-01",
+                "type": "spot_check",
+                "result": "pass",
+            },
+            {
+                "id": "r",
+                "enterprise_id": "F1",
+                "date": "2008-06-02",
+                "type": "recheck",
+                "of": "f",
+                "result": "upheld",
+            },
+        ],
+    )
+    for engine in riskgrade.ENGINES:
+        grader = riskgrade.Grader(pack, engine=engine)
+        decision = grader.grade(records, dt.date(2008, 6, 2))[0]
+        assert ("low", "medium", "improved") == (
+            decision.level,
+            decision.previous_level,
+            decision.transition,
+        ), engine

@@ -130,8 +130,13 @@ class World:
         self.verified = {key: sorted(days) for key, days in verified.items()}
         self.dates: tuple[dt.date, ...] = tuple(sorted({r.date for r in records}))
         self.corrections_on: dict[dt.date, tuple[str, ...]] = {}
+        # Only what changes the history is a correction: an upheld re-test "changes nothing"
+        # (PACKS.md), so a level change on its day keeps its own transition.
         for event in seen:
-            if event.type in ("void", "recheck") and event.id not in voided:
+            effective = event.type == "void" or (
+                event.type == "recheck" and event.result == "overturned"
+            )
+            if effective and event.id not in voided:
                 self.corrections_on.setdefault(event.date, ())
                 self.corrections_on[event.date] += (event.id,)
 

@@ -684,7 +684,10 @@ class _Run:
         fixes = np.flatnonzero(live & (t.type == _TYPE["rectification"]) & ev.verified[t.rows])
         np.minimum.at(verified, t.target[fixes], t.date[fixes])
         self.verified = verified
-        self.correction = live & ((t.type == _TYPE["void"]) | (t.type == _TYPE["recheck"]))
+        # Voids and overturned re-tests rewrite history; an upheld re-test changes nothing.
+        overturning = np.zeros(n, dtype=bool)
+        overturning[rechecks] = True
+        self.correction = live & ((t.type == _TYPE["void"]) | overturning)
 
     # -- 2. the points ----------------------------------------------------------------------
     def make_points(self, anniversaries: I64 | None = None) -> None:

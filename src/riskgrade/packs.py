@@ -24,6 +24,7 @@ from pydantic import (
     Strict,
     Tag,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -66,7 +67,9 @@ __all__ = [
 MANIFEST = "pack.yaml"
 _IDENT = r"^[a-z][a-z0-9_]*$"
 # Numbers in packs: YAML integers and (exact, Decimal) floats alike.
-Num = Annotated[Decimal, Strict(False)]
+# Their JSON Schema is stated, not derived: it is what pack authors write, and it does not
+# change with pydantic's version.
+Num = Annotated[Decimal, Strict(False), WithJsonSchema({"type": "number"})]
 _RULE_ID = r"^[a-z][a-z0-9_.-]*$"
 
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
+
+from pydantic import BaseModel
 
 from riskgrade import _expr
 from riskgrade._yaml import LocatedDict, line_of
@@ -343,56 +347,66 @@ def _close(word: str, options: object) -> str | None:
 
 # --- record types as the expression language sees them -------------------------------------
 
-_ITEM = _expr.RecordType(
-    {
-        "name": _expr.STRING,
-        "kind": _expr.one_of(*["safety", "quality", "labeling", "illegal_substance"]),
-    }
+
+def _expr_type(annotation: object) -> _expr.Type:
+    """Translate a record model's field annotation into the expression language's type."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _expr_type(args[0])
+    if origin in (typing.Union, types.UnionType):
+        present = [a for a in args if a is not type(None)]
+        if len(present) == 1:
+            return _expr_type(present[0])
+    if origin is typing.Literal:
+        return _expr.one_of(*(str(a) for a in args))
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return _expr.ListType(_expr_type(args[0]))
+    if origin is dict:
+        return _expr.RecordType({}, extra=_expr_type(args[1]))
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return _expr.RecordType(
+                {name: _expr_type(f.annotation) for name, f in annotation.model_fields.items()}
+            )
+        for python_type, expr_type in _SCALARS:
+            if issubclass(annotation, python_type):
+                return expr_type
+    msg = f"no expression type for record field annotation {annotation!r}"
+    raise TypeError(msg)
+
+
+# bool before int: bool is an int subclass.
+_SCALARS: tuple[tuple[type, _expr.Type], ...] = (
+    (bool, _expr.BOOL),
+    (str, _expr.STRING),
+    (Decimal, _expr.NUMBER),
+    (int, _expr.NUMBER),
+    (dt.date, _expr.DATE),
 )
 
-_COMMON: dict[str, _expr.Type] = {
-    "id": _expr.STRING,
-    "enterprise_id": _expr.STRING,
-    "date": _expr.DATE,
-}
+#: Fields rules may read that records do not carry: derived at the re-grade date t.
+DERIVED_FIELDS: Mapping[str, Mapping[str, _expr.Type]] = MappingProxyType(
+    {"inspection": {"overdue": _expr.BOOL}, "enforcement": {"overdue": _expr.BOOL}}
+)
 
-RECORD_FIELDS: Mapping[str, Mapping[str, _expr.Type]] = MappingProxyType(
-    {
-        "spot_check": {
-            "result": _expr.one_of(*["pass", "fail"]),
-            "items": _expr.ListType(_ITEM),
-            "level": _expr.one_of(*["national", "provincial", "municipal", "county"]),
-        },
-        "recheck": {"of": _expr.STRING, "result": _expr.one_of(*["upheld", "overturned"])},
-        "inspection": {
-            "outcome": _expr.one_of(*["compliant", "minor", "major"]),
-            "deadline": _expr.DATE,
-            "scores": _expr.RecordType({}, extra=_expr.NUMBER),
-            "overdue": _expr.BOOL,
-        },
-        "rectification": {"of": _expr.STRING, "verified": _expr.BOOL},
-        "enforcement": {
-            "penalty": _expr.one_of(
-                *[
-                    "warning",
-                    "rectification_order",
-                    "fine",
-                    "confiscation",
-                    "suspension",
-                    "revocation",
-                    "criminal_referral",
-                ]
-            ),
-            "counterfeit": _expr.BOOL,
-            "intentional": _expr.BOOL,
-            "amount": _expr.NUMBER,
-            "deadline": _expr.DATE,
-            "overdue": _expr.BOOL,
-        },
-        "complaint": {"substantiated": _expr.BOOL},
-        "incident": {"description": _expr.STRING},
-        "void": {"of": _expr.STRING, "reason": _expr.STRING},
+_COMMON = frozenset({"id", "enterprise_id", "date", "type"})
+
+
+def _record_fields(event_type: str) -> dict[str, _expr.Type]:
+    model = EVENT_TYPES[event_type]
+    fields = {
+        name: _expr_type(info.annotation)
+        for name, info in model.model_fields.items()
+        if name not in _COMMON
     }
+    fields.update(DERIVED_FIELDS.get(event_type, {}))
+    return fields
+
+
+#: Every record type's own fields as rules see them, derived from the record models.
+RECORD_FIELDS: Mapping[str, Mapping[str, _expr.Type]] = MappingProxyType(
+    {name: MappingProxyType(_record_fields(name)) for name in EVENT_TYPES}
 )
 
 
@@ -403,8 +417,12 @@ def record_env(types: Sequence[str]) -> dict[str, _expr.Type]:
     ``type == ...`` or ``has(...)``); a field two types declare differently (enums excepted,
     which merge) cannot be read in a set over both.
     """
-    env: dict[str, _expr.Type] = dict(_COMMON)
-    env["type"] = _expr.one_of(*sorted(types))
+    env: dict[str, _expr.Type] = {
+        "id": _expr.STRING,
+        "enterprise_id": _expr.STRING,
+        "date": _expr.DATE,
+        "type": _expr.one_of(*sorted(types)),
+    }
     fields: dict[str, _expr.Type] = {}
     clashing: set[str] = set()
     for name in types:

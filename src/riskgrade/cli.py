@@ -45,8 +45,14 @@ examples:
       --as-of 2009-07-01 --out decisions.jsonl
   riskgrade explain --pack rules/zhuji --enterprises ents.jsonl --events events.jsonl \\
       --id E000123 --as-of 2009-07-01 --lang zh
+  riskgrade report --pack zhuji --enterprises ents.jsonl --events events.jsonl --out report.html
+  riskgrade ledger init bureau.db --pack zhuji      (then: ledger record / grade / due / verify)
 
-exit codes: 0 success; 2 bad input (record, file, argument); 3 bad rule pack
+--pack takes a folder or a shipped pack's name: zhuji, cn-2016, uk-fhrs.
+`riskgrade COMMAND --help` explains each command.
+
+exit codes: 0 success; 2 bad input (record, file, argument); 3 bad rule pack;
+            4 a ledger that fails verification
 """
 
 

@@ -175,21 +175,21 @@ def render_cause(cause: Cause, scheme: Scheme, lang: Lang) -> str:
         )
     if code == "improved":
         return (
-            f"在 {lv[0]} 满 {window_zh} 且无不良记录：上调一级至 {lv[1]}"
+            f"在 {lv[0]} 满 {window_zh} 且无不良记录：改善一级至 {lv[1]}"
             if zh
             else f"{window} at {lv[0]} with no adverse record: improved one step to {lv[1]}"
         )
     if code == "held_adverse":
         when = cause.dates[0].isoformat()
         return (
-            f"暂缓上调至 {lv[1]}：{when} 有不良记录（{ids}），在 {window_zh} 内"
+            f"暂缓改善至 {lv[1]}：{when} 有不良记录（{ids}），在 {window_zh} 内"
             if zh
             else f"improvement to {lv[1]} held: adverse record on {when} ({ids}) within {window}"
         )
     if code == "held_stood":
         since, ready = cause.dates[0].isoformat(), cause.dates[1].isoformat()
         return (
-            f"暂缓上调至 {lv[1]}：{lv[0]} 自 {since} 起未满 {window_zh}（{ready} 起方满）"
+            f"暂缓改善至 {lv[1]}：{lv[0]} 自 {since} 起未满 {window_zh}（{ready} 起方满）"
             if zh
             else f"improvement to {lv[1]} held: {lv[0]} has stood only since {since}; "
             f"it must stand {window} (from {ready})"
@@ -206,14 +206,14 @@ def render_cause(cause: Cause, scheme: Scheme, lang: Lang) -> str:
     if code == "yearly_raise":
         return (
             f"{cause.dates[0].isoformat()} 年度评定：上一年度有触发记录（{ids}），"
-            f"上调 {cause.number} 级：{lv[0]} → {lv[1]}"
+            f"风险上调 {cause.number} 级：{lv[0]} → {lv[1]}"
             if zh
             else f"yearly review on {cause.dates[0].isoformat()}: trigger record(s) {ids} in the "
             f"year just ended raise the grade by {cause.number}: {lv[0]} → {lv[1]}"
         )
     if code == "yearly_lower":
         return (
-            f"连续 {cause.number} 年无触发记录：下调一级 {lv[0]} → {lv[1]}"
+            f"连续 {cause.number} 年无触发记录：风险下调一级 {lv[0]} → {lv[1]}"
             if zh
             else f"{cause.number} consecutive clean years: lowered one step {lv[0]} → {lv[1]}"
         )

@@ -201,7 +201,7 @@ _TRANSITIONS: Mapping[str, Mapping[str, str]] = {
         "initial": "首次评定",
         "worsened": "风险升高",
         "improved": "风险降低",
-        "held": "暂缓上调",
+        "held": "暂缓改善",
         "unchanged": "不变",
         "corrected": "更正",
     },

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from riskgrade.compiled import RulePack, Scheme
+from riskgrade.compiled import RulePack
 from riskgrade.decisions import Decision, Lang, decision_from_step
 from riskgrade.errors import InputError
 from riskgrade.evaluation import (
@@ -37,8 +37,7 @@ from riskgrade.evaluation import (
     Replay,
     Step,
     World,
-    _next_anniversary,
-    _times,
+    next_scheduled_point,
 )
 from riskgrade.records import CORRECTION_TYPES, Enterprise, Event
 
@@ -107,17 +106,6 @@ class Point:
     floating_due: bool
 
 
-def next_scheduled_point(scheme: Scheme, state: FoldState, after: dt.date) -> dt.date | None:
-    """Return the first review or anniversary after ``after`` if no record intervenes."""
-    found: list[dt.date] = []
-    if state.anchor is not None:
-        found.append(_times(scheme.review_every, state.reviews + 1).after(state.anchor))
-    anniversary = _next_anniversary(scheme, state, after)
-    if anniversary is not None:
-        found.append(anniversary)
-    return min(found) if found else None
-
-
 def rebase(decision: Decision, as_of: dt.date, *, floating_due: bool) -> Decision:
     """Return a decision that stands at ``as_of`` (no re-grade point between) as of that date.
 
@@ -178,7 +166,7 @@ class _Run:
         evaluator = self.schedule.evaluator(pack)
         scheme = pack.scheme_for(self.enterprise)
         prior = () if after is None else (_placeholder(after, state),)
-        steps, final = evaluator._fold(
+        steps, final = evaluator.resume(
             scheme, self.enterprise, world, end, state, prior, after=after
         )
         new = steps[len(prior) :]
@@ -191,7 +179,7 @@ class _Run:
             if index == len(new) - 1:
                 step_state = final
             else:
-                again, step_state = evaluator._fold(
+                again, step_state = evaluator.resume(
                     scheme,
                     self.enterprise,
                     world,

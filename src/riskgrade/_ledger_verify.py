@@ -25,7 +25,7 @@ from riskgrade._ledger_store import APPLICATION_ID, TABLES, row_hash
 from riskgrade.compiled import RulePack, load_pack_files
 from riskgrade.decisions import Decision, Lang, decision_from_step
 from riskgrade.errors import RiskgradeError
-from riskgrade.evaluation import Evaluator
+from riskgrade.evaluation import Evaluator, next_scheduled_point
 from riskgrade.ledger import Problem, VerifyReport
 from riskgrade.packs import PackFiles
 from riskgrade.records import Enterprise, Event, RecordSet, parse_enterprise_line, parse_event_line
@@ -516,7 +516,8 @@ def _pure_points(
             points[day.isoformat()] = decision_from_step(replay, last, pack.ref, lang)
         candidates = [d for d in raw if d > day][:1] + [d for d in switches if d > day][:1]
         if last.kind != "as_of":
-            candidates += [d for d in evaluator._next_points(replay, day) if d > day]
+            upcoming = next_scheduled_point(replay.scheme, replay.state, day)
+            candidates += [upcoming] if upcoming is not None and upcoming > day else []
         candidates = [d for d in candidates if d <= until]
         if not candidates:
             return points

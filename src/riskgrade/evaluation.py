@@ -50,6 +50,7 @@ __all__ = [
     "Replay",
     "Step",
     "World",
+    "next_scheduled_point",
 ]
 
 ONE_DAY = dt.timedelta(days=1)
@@ -676,14 +677,28 @@ class Evaluator:
 
     def _next_points(self, replay: Replay, day: dt.date) -> list[dt.date]:
         """The next non-record re-grade point after ``day`` in a replay's world."""
-        scheme, state = replay.scheme, replay.state
-        found: list[dt.date] = []
-        if state.anchor is not None:
-            found.append(_times(scheme.review_every, state.reviews + 1).after(state.anchor))
-        anniversary = _next_anniversary(scheme, state, day)
-        if anniversary is not None:
-            found.append(anniversary)
-        return found
+        found = next_scheduled_point(replay.scheme, replay.state, day)
+        return [] if found is None else [found]
+
+    def resume(
+        self,
+        scheme: Scheme,
+        enterprise: Enterprise,
+        world: World,
+        until: dt.date,
+        state: FoldState,
+        prior: tuple[Step, ...],
+        *,
+        after: dt.date | None,
+    ) -> tuple[tuple[Step, ...], FoldState]:
+        """Advance the policy from a saved ``state`` over the re-grade points in (after, until].
+
+        The incremental path (the ledger): with ``after`` the date of the last point folded and
+        ``state`` the state after it, the result equals a full :meth:`replay` as long as
+        ``world`` holds no record dated on or before ``after`` that the saved state did not
+        see. ``prior`` steps are returned in front of the new ones.
+        """
+        return self._fold(scheme, enterprise, world, until, state, prior, after=after)
 
     def outlook(self, replay: Replay, *, horizon_years: int = 10) -> Outlook:
         """Simulate future re-grades with no new records: when could the level improve?"""
@@ -721,6 +736,17 @@ class _SetIndexes:
 
     def __init__(self, scheme: Scheme, world: World) -> None:
         self.sets = {name: _SetIndex(compiled, world) for name, compiled in scheme.sets.items()}
+
+
+def next_scheduled_point(scheme: Scheme, state: FoldState, after: dt.date) -> dt.date | None:
+    """Return the first review or anniversary after ``after`` if no record intervenes."""
+    found: list[dt.date] = []
+    if state.anchor is not None:
+        found.append(_times(scheme.review_every, state.reviews + 1).after(state.anchor))
+    anniversary = _next_anniversary(scheme, state, after)
+    if anniversary is not None:
+        found.append(anniversary)
+    return min(found) if found else None
 
 
 def _times(duration: Duration, n: int) -> Duration:

@@ -53,11 +53,11 @@ from riskgrade.records import (
     Event,
     _as_object,
     _check_void_cycles,
-    _reference_problem,
     _validate_enterprise,
     event_to_mapping,
     parse_enterprise_line,
     parse_event_line,
+    reference_problem,
 )
 
 __all__ = ["BLOCK_BYTES", "Progress", "read_records"]
@@ -1316,7 +1316,7 @@ def _reference_error(
         index[chunk.ids.get(int(target[row]))] = _event_object(chunk, int(target[row]), ent_ids)
     elif getattr(event, "of", None) is not None:
         index = dict.fromkeys(event_index.column.to_list())
-    problem = _reference_problem(event, enterprises, index)  # type: ignore[arg-type]
+    problem = reference_problem(event, enterprises, index)  # type: ignore[arg-type]
     assert problem is not None
     message, field_name, suggestion = problem
     return InputError(

@@ -59,10 +59,10 @@ from riskgrade.packs import PackFiles, PackRef
 from riskgrade.records import (
     Enterprise,
     Event,
-    _closest,
-    _reference_problem,
+    closest_match,
     parse_enterprise_line,
     parse_event_line,
+    reference_problem,
 )
 
 __all__ = [
@@ -765,7 +765,7 @@ class Ledger:
 
     def _suggest(self, conn: sqlite3.Connection, enterprise_id: str) -> str | None:
         ids = [row[0] for row in conn.execute("SELECT id FROM enterprises")]
-        return _closest(enterprise_id, ids)
+        return closest_match(enterprise_id, ids)
 
     def _all_enterprises(self, conn: sqlite3.Connection) -> Iterator[Enterprise]:
         for seq, content in conn.execute(
@@ -827,7 +827,7 @@ class Ledger:
             raise InputError(msg, field="enterprise_id", event=event.id, suggestion=suggestion)
         history = self._history(conn, enterprise.id)
         own = {stored.id: stored for stored in history.events}
-        problem = _reference_problem(
+        problem = reference_problem(
             event,
             {enterprise.id: enterprise},
             _EventIndex(own, lambda key: self._stored_event(conn, key)),

@@ -58,6 +58,7 @@ __all__ = [
     "SpotCheck",
     "SpotCheckItem",
     "Void",
+    "closest_match",
     "event_to_mapping",
     "load_records",
     "parse_enterprise_line",
@@ -65,6 +66,7 @@ __all__ = [
     "read_enterprises",
     "read_events",
     "record_json_schema",
+    "reference_problem",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -552,7 +554,7 @@ def _validate_event(data: dict[str, object], *, file: str, line: int) -> Event:
             line=line,
             field="type",
             event=known_id,
-            suggestion=_closest(type_name, EVENT_TYPES),
+            suggestion=closest_match(type_name, EVENT_TYPES),
         )
     try:
         return event_class.model_validate(data)
@@ -593,11 +595,11 @@ def _explain(error: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | No
     if kind == "extra_forbidden":
         name = str(error["loc"][-1])
         allowed = _fields_at(model, error["loc"][:-1])
-        return f"unknown field {name!r}", _closest(name, allowed)
+        return f"unknown field {name!r}", closest_match(name, allowed)
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
         options = re.findall(r"'([^']*)'", expected)
-        suggestion = _closest(given, options) if isinstance(given, str) else None
+        suggestion = closest_match(given, options) if isinstance(given, str) else None
         return f"expected {expected}, got {_describe(given)}", suggestion
     if kind == "value_error":
         return str(ctx.get("error", error["msg"])), None
@@ -635,7 +637,8 @@ def _nested_model(annotation: object) -> type[BaseModel] | None:
     return None
 
 
-def _closest(word: str, candidates: Iterable[str]) -> str | None:
+def closest_match(word: str, candidates: Iterable[str]) -> str | None:
+    """Return the candidate closest to ``word`` for a "did you mean", if one is close."""
     options = list(candidates)
     matches = difflib.get_close_matches(word, options, n=1)
     if matches:
@@ -901,7 +904,7 @@ def _check_references(
     locations: Mapping[str, tuple[str, int]],
 ) -> None:
     for event in events:
-        problem = _reference_problem(event, enterprises, index)
+        problem = reference_problem(event, enterprises, index)
         if problem is not None:
             message, field, suggestion = problem
             file, line = _where(locations, f"event:{event.id}")
@@ -910,18 +913,18 @@ def _check_references(
             )
 
 
-def _reference_problem(
+def reference_problem(
     event: Event, enterprises: Mapping[str, Enterprise], index: Mapping[str, Event]
 ) -> tuple[str, str, str | None] | None:
     """Return ``(message, field, suggestion)`` for what is wrong with an event's references."""
     if event.enterprise_id not in enterprises:
         message = f"no enterprise has the id {event.enterprise_id!r}"
-        return message, "enterprise_id", _closest(event.enterprise_id, enterprises)
+        return message, "enterprise_id", closest_match(event.enterprise_id, enterprises)
     if not isinstance(event, Recheck | Rectification | Void):
         return None
     target = index.get(event.of)
     if target is None:
-        return f"no event has the id {event.of!r}", "of", _closest(event.of, index)
+        return f"no event has the id {event.of!r}", "of", closest_match(event.of, index)
     if isinstance(event, Recheck) and not (
         isinstance(target, SpotCheck) and target.result == "fail"
     ):

@@ -79,12 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = list(range(0, len(records.enterprises), step))[:sample]
     wanted = set(rows)
     batch_sample: dict[int, str] = {}
-    with args.out.open("w", encoding="utf-8") as out:
-        for row, line in enumerate(grades.lines()):
-            out.write(line)
-            out.write("\n")
-            if row in wanted:
-                batch_sample[row] = line
+    done = 0
+    with args.out.open("wb") as out:
+        for block in grades.json_blocks():
+            out.write(block)
+            count = block.count(b"\n")
+            chosen = [row for row in range(done, done + count) if row in wanted]
+            if chosen:
+                lines = block.split(b"\n")
+                for row in chosen:
+                    batch_sample[row] = lines[row - done].decode("utf-8")
+            done += count
     write_done = time.perf_counter()
     peak = _peak_gib()
 

@@ -518,10 +518,8 @@ def test_outlook_gives_the_review_at_which_the_level_improves() -> None:
     )
 
 
-def test_regression_upheld_recheck_is_no_correction_so_an_improvement_due_that_day_is_improved() -> (
-    None
-):
-    """An upheld re-test changes nothing (PACKS.md): a level change on its day is not 'corrected'."""
+def test_regression_upheld_recheck_is_no_correction_an_improvement_that_day_is_improved() -> None:
+    """An upheld re-test changes nothing (PACKS.md): a level change on its day isn't 'corrected'."""
     import datetime as dt
 
     import riskgrade

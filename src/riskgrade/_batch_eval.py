@@ -28,6 +28,7 @@ Dates are day numbers (``int64``); ``INF`` is "never".
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -219,6 +220,15 @@ def _earliest(start: I64, length: Duration) -> I64:
         candidate = candidate + short
 
 
+def type_mask(types: I8, wanted: Sequence[int]) -> B:
+    """``np.isin(types, wanted)`` for small integer codes, by a look-up table."""
+    table = np.zeros(256, dtype=bool)
+    table[np.asarray(wanted, dtype=np.int64) & 0xFF] = True
+    codes = types.view(np.uint8) if types.dtype.itemsize == 1 else types.astype(np.uint8)
+    out: B = table[codes]
+    return out
+
+
 def keys(ent: I64, day: I64) -> I64:
     """Sort keys ordering by enterprise, then day (``INF`` stays within its enterprise)."""
     return (ent.astype(np.int64) << 32) + (day.astype(np.int64) + _BIAS)
@@ -374,7 +384,7 @@ class _RecordFrame(Frame):
         self.type = run.table.type[pos]
 
     def _typed(self, *names: str) -> B:
-        return np.isin(self.type, [_TYPE[n] for n in names])
+        return type_mask(self.type, [_TYPE[n] for n in names])
 
     def _enum(self, column: I8, vocab: str, values: I8 | None = None) -> V:
         codes = column[self.rows] if values is None else values
@@ -384,7 +394,7 @@ class _RecordFrame(Frame):
         ev = self.run.table.events
         rows = self.rows
         if name == "type":
-            return V("str", self.type.astype(np.int64), None, vocab=EVENT_TYPE_NAMES)
+            return V("str", self.type, None, vocab=EVENT_TYPE_NAMES)
         if name == "date":
             return V("date", self.run.table.date[self.pos])
         if name in ("id", "enterprise_id"):
@@ -572,6 +582,12 @@ class Intervals:
     monotone: bool
     weight: I64 | None = None
     exp: int = 0
+    #: Where not ``monotone`` as a whole: bounds of parts that each are (weight bands).
+    runs: tuple[int, ...] = ()
+    #: For a term's weighted pieces: the index of each piece's interval in the set's.
+    source: I64 | None = None
+    #: When every interval starts on its record's date plus this many days (0 or 1).
+    start_shift: int | None = None
 
     def __post_init__(self) -> None:
         # Positions and days fit in 32 bits; half the memory of the intervals of every set.
@@ -579,27 +595,52 @@ class Intervals:
             object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.int32))
 
 
-def _sweep(point_keys: I64, parts: Sequence[tuple[I64, I64 | int, bool]]) -> I64:
+def _sweep(
+    point_keys: I64, parts: Sequence[tuple[I64, I64 | int, bool]], found: tuple[int, ...] = ()
+) -> I64:
     """Σ of the deltas of events with key ≤ each point's key (points sorted by key).
 
     ``parts`` are (event keys, deltas, sorted?) arrays; every +delta must be matched by a -delta
     later in the same enterprise (an interval's end, ``INF`` included), so that sums never leak
-    from one enterprise into the next.
+    from one enterprise into the next. The parts whose index is in ``found`` give, instead of
+    keys, the index of the first point with a key at least the event's.
     """
     n = len(point_keys)
     total = np.zeros(n + 1, dtype=np.int64)
-    for event_keys, deltas, is_sorted in parts:
+    # The deltas of all parts land in one pass (a bincount over the points each): constant
+    # deltas by their value, the others together.
+    constant: dict[int, list[I64]] = {}
+    where_of: list[I64] = []
+    weights: list[I64] = []
+    for index, (event_keys, deltas, is_sorted) in enumerate(parts):
         if len(event_keys) == 0:
+            continue
+        if index in found:
+            where = event_keys
+            if isinstance(deltas, int):
+                constant.setdefault(deltas, []).append(where)
+            else:
+                where_of.append(where)
+                weights.append(deltas)
             continue
         if not is_sorted:
             order = np.argsort(event_keys, kind="stable")
             event_keys = event_keys[order]
             if not isinstance(deltas, int):
                 deltas = deltas[order]
+        # Sorted needles let the binary searches start where the previous one ended.
         where = np.searchsorted(point_keys, event_keys, "left")
         if isinstance(deltas, int):
-            total += np.bincount(where, minlength=n + 1) * deltas
-        elif int(np.abs(deltas).sum()) < _EXACT:
+            constant.setdefault(deltas, []).append(where)
+        else:
+            where_of.append(where)
+            weights.append(deltas)
+    for value, wheres in constant.items():
+        total += np.bincount(np.concatenate(wheres), minlength=n + 1) * value
+    if weights:
+        where = np.concatenate(where_of)
+        deltas = np.concatenate(weights)
+        if int(np.abs(deltas).sum()) < _EXACT:
             total += np.rint(np.bincount(where, weights=deltas, minlength=n + 1)).astype(np.int64)
         else:
             np.add.at(total, where, deltas)
@@ -644,6 +685,10 @@ class _Run:
         self._members: dict[str, Intervals] = {}
         self._counts: dict[str, I64] = {}
         self._exits: dict[tuple[int, int, int, int], I64] = {}
+        self._of_types: dict[tuple[int, ...], I64] = {}
+        #: The point of each live record's date (by table position), where points were made
+        #: from record dates and reviews only.
+        self.record_point: I64 | None = None
         #: Attribute terms' detail (per enterprise, a code into the texts), set by assess().
         self.attribute_details: dict[str, tuple[I64, list[str | None]]] = {}
         self._world()
@@ -701,6 +746,7 @@ class _Run:
         distinct[1:] = (ent[1:] != ent[:-1]) | (day[1:] != day[:-1])
         a_ent: I64 = ent[distinct]
         a_day: I64 = day[distinct]
+        anchor_of = np.cumsum(distinct) - 1  # each live record's anchor (its date's point)
         a_anniv = np.zeros(len(a_ent), dtype=bool)
         a_kind: I64 = np.full(len(a_ent), RECORD, dtype=np.int64)
         if anniversaries is not None:
@@ -710,37 +756,62 @@ class _Run:
         same = np.zeros(len(a_ent), dtype=bool)
         same[:-1] = a_ent[1:] == a_ent[:-1]
         limit = np.where(same, np.roll(a_day, -1), self.horizon[a_ent] + 1)
-        r_ent: list[I64] = []
+        n_a = len(a_ent)
+        r_anchor: list[I64] = []
         r_day: list[I64] = []
-        anchors = np.arange(len(a_ent), dtype=np.int64)
+        r_count = np.zeros(n_a, dtype=np.int64)
+        anchors = np.arange(n_a, dtype=np.int64)
         times = 1
         every = self.scheme.review_every
         while len(anchors):
             candidate = after(a_day[anchors], every, times)
             ok = candidate < limit[anchors]
             anchors = anchors[ok]
-            r_ent.append(a_ent[anchors])
+            r_anchor.append(anchors)
             r_day.append(candidate[ok])
+            r_count[anchors] += 1
             times += 1
         empty = np.flatnonzero(np.bincount(ent, minlength=self.n_ents) == 0)
-        p_ent = np.concatenate([a_ent, *r_ent, empty])
-        p_day = np.concatenate([a_day, *r_day, self.horizon[empty]])
-        kind = np.concatenate(
-            [
-                a_kind,
-                *(np.full(len(x), REVIEW, dtype=np.int64) for x in r_ent),
-                np.full(len(empty), AS_OF, dtype=np.int64),
-            ]
+        # Laid out in (enterprise, day) order without a sort: each anchor is followed by its
+        # reviews (the n-th review of an anchor comes n after it, before the next anchor);
+        # an enterprise without records has its one as-of point where its rows would be.
+        insert = np.searchsorted(a_ent, empty)
+        anchor_block = np.arange(n_a, dtype=np.int64) + np.searchsorted(
+            insert, np.arange(n_a, dtype=np.int64), "right"
         )
-        anniv = np.concatenate([a_anniv, np.zeros(len(p_ent) - len(a_anniv), dtype=bool)])
-        point_keys = keys(p_ent, p_day)
-        order = np.argsort(point_keys, kind="stable")
-        self.p_ent = p_ent[order].astype(np.int32)
-        self.p_day = p_day[order].astype(np.int32)
-        self.p_kind = kind[order].astype(np.int8)
-        self.p_anniv = anniv[order]
-        self.p_keys = point_keys[order]
-        self.n_points = len(order)
+        empty_block = insert + np.arange(len(empty), dtype=np.int64)
+        sizes = np.ones(n_a + len(empty), dtype=np.int64)
+        sizes[anchor_block] += r_count
+        first = np.cumsum(sizes) - sizes
+        total = int(sizes.sum())
+        p_ent = np.empty(total, dtype=np.int32)
+        p_day = np.empty(total, dtype=np.int32)
+        kind = np.full(total, REVIEW, dtype=np.int8)
+        anniv = np.zeros(total, dtype=bool)
+        at = first[anchor_block]
+        self.record_point = None
+        if anniversaries is None:
+            self.record_point = np.full(len(t.ent), -1, dtype=np.int64)
+            self.record_point[live] = at[anchor_of]
+        p_ent[at] = a_ent
+        p_day[at] = a_day
+        kind[at] = a_kind
+        anniv[at] = a_anniv
+        for times, (chosen, days) in enumerate(zip(r_anchor, r_day, strict=True), start=1):
+            where = at[chosen] + times
+            p_ent[where] = a_ent[chosen]
+            p_day[where] = days
+        where = first[empty_block]
+        p_ent[where] = empty
+        p_day[where] = self.horizon[empty]
+        kind[where] = AS_OF
+        self.p_ent = p_ent
+        self.p_day = p_day
+        self.p_kind = kind
+        self.p_anniv = anniv
+        self.p_keys = keys(p_ent, p_day)
+        assert bool((self.p_keys[1:] > self.p_keys[:-1]).all()), "re-grade points out of order"
+        self.n_points = total
         self.p_start = np.searchsorted(self.p_ent, np.arange(self.n_ents + 1, dtype=np.int64))
         self._counts = {}
 
@@ -764,6 +835,15 @@ class _Run:
         return ent[keep], days[keep]
 
     # -- 3. sets ----------------------------------------------------------------------------
+    def of_types(self, types: Sequence[int]) -> I64:
+        """Positions (ascending) of the live records of the given types, computed once."""
+        key = tuple(sorted(types))
+        found = self._of_types.get(key)
+        if found is None:
+            found = np.flatnonzero(self.live & type_mask(self.table.type, key))
+            self._of_types[key] = found
+        return found
+
     def members(self, name: str) -> Intervals:
         """The member intervals of set ``name``."""
         found = self._members.get(name)
@@ -773,21 +853,23 @@ class _Run:
 
     def _intervals(self, plan: SetPlan) -> Intervals:
         t = self.table
-        pos = np.flatnonzero(self.live & np.isin(t.type, plan.types))
+        pos = self.of_types(plan.types)
         day = t.date[pos]
         window = plan.window
         start: I64
         end: I64
+        shift = 0
         if window is None:
             start, end = day, np.full(len(pos), INF, dtype=np.int64)
         else:
-            start = day if window.upper_inclusive else day + 1
+            shift = 0 if window.upper_inclusive else 1
+            start = day + shift
             end = self.exits(window.length, 1 if window.lower_inclusive else 0)[pos]
         if plan.where is None:
-            return Intervals(pos, start, end, True)
+            return Intervals(pos, start, end, True, start_shift=shift)
         if not plan.time_dependent:
             keep = truthy(evaluate(plan.where, _RecordFrame(self, pos, None)), len(pos))
-            return Intervals(pos[keep], start[keep], end[keep], True)
+            return Intervals(pos[keep], start[keep], end[keep], True, start_shift=shift)
         when_overdue = truthy(evaluate(plan.where, _RecordFrame(self, pos, True)), len(pos))
         otherwise = truthy(evaluate(plan.where, _RecordFrame(self, pos, False)), len(pos))
         od_start, od_end = self._overdue_span(pos)
@@ -841,9 +923,14 @@ class _Run:
         if found is None:
             iv = self.members(name)
             ent = self.table.ent[iv.pos]
+            starts: tuple[I64, I64 | int, bool] = (keys(ent, iv.start), 1, iv.monotone)
+            known: tuple[int, ...] = ()
+            if iv.start_shift is not None and self.record_point is not None:
+                # A record's own date is one of the points: no search for where it starts.
+                starts = (self.record_point[iv.pos] + iv.start_shift, 1, True)
+                known = (0,)
             found = _sweep(
-                self.p_keys,
-                [(keys(ent, iv.start), 1, iv.monotone), (keys(ent, iv.end), -1, iv.monotone)],
+                self.p_keys, [starts, (keys(ent, iv.end), -1, iv.monotone)], found=known
             ).astype(np.int32)
             self._counts[name] = found
         return found
@@ -859,7 +946,7 @@ class _Run:
         """Drop what only the assessment and the fold needed (the arrays over all points);
         the last step's reasons need the sets' intervals and the table only."""
         self._counts = {}
-        for name in ("p_ent", "p_day", "p_kind", "p_anniv", "p_keys"):
+        for name in ("p_ent", "p_day", "p_kind", "p_anniv", "p_keys", "record_point"):
             setattr(self, name, None)
         assessed.raw = assessed.floor = None  # type: ignore[assignment]
         assessed.clean = None
@@ -871,32 +958,43 @@ class _Run:
         iv = self.members(term.set)
         if term.weight is None:
             return Intervals(
-                iv.pos, iv.start, iv.end, iv.monotone, np.ones(len(iv.pos), dtype=np.int64), 0
+                iv.pos,
+                iv.start,
+                iv.end,
+                iv.monotone,
+                np.ones(len(iv.pos), dtype=np.int64),
+                0,
+                source=np.arange(len(iv.pos), dtype=np.int64),
             )
         table: WeightTable = term.weight
         exp = max(scaled_constant(w)[1] for _, w in table.bands)
         day = self.table.date[iv.pos]
         reach = day
-        out: list[tuple[I64, I64, I64, I64]] = []
+        out: list[tuple[I64, I64, I64, I64, I64]] = []
         for length, weight in table.bands:
             mantissa, e = scaled_constant(weight)
             exit_ = np.maximum(reach, self.exits(length)[iv.pos])
             s = np.maximum(iv.start, reach)
             en = np.minimum(iv.end, exit_)
-            keep = s < en
+            keep = np.flatnonzero(s < en)
             if mantissa != 0:
-                w = np.full(int(keep.sum()), mantissa * 10 ** (exp - e), dtype=np.int64)
-                out.append((iv.pos[keep], s[keep], en[keep], w))
+                w = np.full(len(keep), mantissa * 10 ** (exp - e), dtype=np.int64)
+                out.append((iv.pos[keep], s[keep], en[keep], w, keep))
             reach = exit_
+        # Band after band: each band's pieces keep the set's order (by enterprise and date,
+        # sorted by start and by end where the set's intervals are), so that the sweeps need
+        # no sort.
         pos = np.concatenate([o[0] for o in out]) if out else np.zeros(0, dtype=np.int64)
-        order = np.argsort(pos, kind="stable")
+        bounds = np.cumsum([0, *(len(o[0]) for o in out)]).tolist()
         return Intervals(
-            pos[order],
-            np.concatenate([o[1] for o in out])[order] if out else pos,
-            np.concatenate([o[2] for o in out])[order] if out else pos,
+            pos,
+            np.concatenate([o[1] for o in out]) if out else pos,
+            np.concatenate([o[2] for o in out]) if out else pos,
             False,
-            np.concatenate([o[3] for o in out])[order] if out else pos,
+            np.concatenate([o[3] for o in out]) if out else pos,
             exp,
+            runs=tuple(bounds) if iv.monotone else (),
+            source=np.concatenate([o[4] for o in out]) if out else pos,
         )
 
     def base_points(self, term: EachTermC, pos: I64) -> tuple[I64, int, B]:
@@ -984,18 +1082,22 @@ def _term_value(run: _Run, term: EachTermC) -> tuple[I64, int]:
         _missing_points(run, iv, ~found)
     wi = run.weighted(term)
     if len(wi.pos):
-        index = np.searchsorted(iv.pos, wi.pos)
-        values = base[index]
+        assert wi.source is not None
         assert wi.weight is not None
-        deltas = values * wi.weight
+        deltas = base[wi.source] * wi.weight
     else:
         deltas = np.zeros(0, dtype=np.int64)
     exp = base_exp + wi.exp
     ent = run.table.ent[wi.pos]
-    total = _sweep(
-        run.p_keys,
-        [(keys(ent, wi.start), deltas, False), (keys(ent, wi.end), -deltas, False)],
-    )
+    runs = wi.runs or (0, len(wi.pos))
+    ordered = wi.monotone or bool(wi.runs)
+    parts: list[tuple[I64, I64 | int, bool]] = []
+    for low, high in itertools.pairwise(runs):
+        part_ent = ent[low:high]
+        part = deltas[low:high]
+        parts.append((keys(part_ent, wi.start[low:high]), part, ordered))
+        parts.append((keys(part_ent, wi.end[low:high]), -part, ordered))
+    total = _sweep(run.p_keys, parts)
     return _capped(total, exp, term.cap)
 
 
@@ -1304,18 +1406,30 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
         floors=np.zeros(m, dtype=bool),
     )
     counts = np.diff(run.p_start)
-    active = np.arange(m, dtype=np.int64)
+    alive = np.arange(m, dtype=np.int64)
     stood_before = None
     steps = 1
     if isinstance(policy, HysteresisPolicy):
         stood_before = before(run.p_day, policy.stood.to_duration()).astype(np.int32)
         steps = policy.steps
     worst = len(scheme.levels) - 1
+    lean = not isinstance(policy, YearlyPolicy)
     k = 0
     while True:
-        active = active[counts[active] > k]
-        if len(active) == 0:
+        alive = alive[counts[alive] > k]
+        if len(alive) == 0:
             break
+        active = alive
+        if lean:
+            # Steps that are not an enterprise's last only move its state (level, since,
+            # initial day); the last step's transition, cause and reasons are worked out below.
+            passing = counts[alive] > k + 1
+            if bool(passing.any()):
+                _advance(run, assessed, level, since, initial_on, alive[passing], k, stood_before)
+                active = alive[~passing]
+                if len(active) == 0:
+                    k += 1
+                    continue
         idx = run.p_start[active] + k
         day = run.p_day[idx]
         r = assessed.raw[idx]
@@ -1426,6 +1540,52 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
     out.extra["policy_a"] = out.cause_a.copy()
     out.extra["policy_b"] = out.cause_b.copy()
     return out
+
+
+def _advance(
+    run: _Run,
+    assessed: Assessed,
+    level: I64,
+    since: I64,
+    initial_on: I64,
+    active: I64,
+    k: int,
+    stood_before: I64 | None,
+) -> None:
+    """Step ``k`` of :func:`fold` for the ``active`` enterprises under the direct or the
+    hysteresis policy, keeping only the state: level, since, the initial assessment's day."""
+    policy = run.scheme.policy
+    idx = run.p_start[active] + k
+    day = run.p_day[idx]
+    r = assessed.raw[idx]
+    lv = level[active]
+    new = lv < 0
+    graded_now = new & (r >= 0)
+    fl = assessed.floor[idx]
+    new_level = np.where(graded_now, np.where(fl > r, fl, r), lv)
+    old_since = since[active]
+    new_since = np.where(graded_now, day, old_since)
+    known = ~new & (r >= 0)
+    worse = known & (r > lv)
+    better = known & (r < lv)
+    if isinstance(policy, DirectPolicy):
+        moved = worse | better
+        new_level = np.where(moved, r, new_level)
+        new_since = np.where(moved, day, new_since)
+    else:
+        assert isinstance(policy, HysteresisPolicy)
+        assert stood_before is not None
+        assert assessed.clean is not None
+        adverse = assessed.clean[idx] > 0
+        stood_ok = old_since <= stood_before[idx]
+        improve = better & ~adverse & stood_ok
+        improved_level = np.maximum(r, lv - policy.steps)
+        new_level = np.where(worse, r, np.where(improve, improved_level, new_level))
+        new_since = np.where(worse | improve, day, new_since)
+    level[active] = new_level
+    since[active] = new_since
+    if bool(graded_now.any()):
+        initial_on[active[graded_now]] = day[graded_now]
 
 
 def first_graded(run: _Run, assessed: Assessed) -> I64:

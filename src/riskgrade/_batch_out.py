@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -44,13 +44,13 @@ from riskgrade._batch_eval import (
     earliest_on_or_after,
     keys,
 )
-from riskgrade._columns import from_day_number
+from riskgrade._columns import StrColumn, from_day_number
 from riskgrade.compiled import AttributeTermC, ConditionTermC, EachTermC, RuleC, Scheme
 from riskgrade.decisions import Decision, Lang, Reason, TreatmentPlan, render_cause
 from riskgrade.evaluation import Cause
 from riskgrade.packs import HysteresisPolicy, PackRef, Text, YearlyPolicy
 
-__all__ = ["SchemeDecisions"]
+__all__ = ["JsonPieces", "SchemeDecisions"]
 
 B = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.integer[Any]]
@@ -92,15 +92,23 @@ class SchemeDecisions:
         self.as_of = as_of
         self.m = self.run.n_ents
         self._id_text: dict[int, str] | None = None
+        self._cause_codes: dict[str, tuple[I64, list[str]]] = {}
+        self._members_cache: dict[tuple[str, ...], tuple[I64, I64]] = {}
         self.slots = self._slots()
         self._due()
 
     # -- evidence ---------------------------------------------------------------------------
     def _members(self, sets: Sequence[str]) -> tuple[I64, I64]:
-        run = self.run
-        parts = [run.members_at(name, self.result.outcome.day) for name in sets]
-        positions = _union(parts)
-        return _grouped(run.table.ent, positions, self.m)
+        """The members of ``sets`` at each enterprise's last point, grouped (computed once)."""
+        key = tuple(sets)
+        found = self._members_cache.get(key)
+        if found is None:
+            run = self.run
+            day = self.result.outcome.day
+            parts = [run.members_at(name, day) for name in sets]
+            found = _grouped(run.table.ent, _union(parts), self.m)
+            self._members_cache[key] = found
+        return found
 
     def _rule_slot(self, rule: RuleC, active: B, *, policy: bool = False) -> _Slot:
         offsets, positions = self._members(sorted(rule.when.sets))
@@ -253,6 +261,13 @@ class SchemeDecisions:
         rows = np.flatnonzero(held)
         ready_day[rows] = earliest_on_or_after(outcome.since[rows], policy.stood.to_duration())
         table = self.run.table
+        id_of: dict[int, str] = {}
+        if adverse:
+            # The ids of every held enterprise's adverse records, decoded at once.
+            offsets, positions = self.adverse
+            chosen = np.flatnonzero(outcome.held_adverse)
+            wanted = positions[_gather(offsets[chosen], offsets[chosen + 1] - offsets[chosen])]
+            id_of = dict(zip(wanted.tolist(), self._ids(wanted), strict=True))
 
         def cause(i: int) -> Cause:
             since = int(outcome.since[i])
@@ -260,8 +275,8 @@ class SchemeDecisions:
             levels = (names[int(lv_a[i])], names[int(lv_b[i])])
             if adverse:
                 offsets, positions = self.adverse
-                mine = positions[offsets[i] : offsets[i + 1]]
-                ids = tuple(self.id_text[x] for x in mine.tolist())
+                mine = positions[offsets[i] : offsets[i + 1]].tolist()
+                ids = tuple(id_of[x] if x in id_of else self._ids(np.array([x]))[0] for x in mine)
                 last = from_day_number(int(table.date[mine[-1]]))
                 return Cause("held_adverse", dates=(last, ready), evidence=ids, levels=levels)
             return Cause("held_stood", dates=(from_day_number(since), ready), levels=levels)
@@ -306,9 +321,13 @@ class SchemeDecisions:
         scheme = self.scheme
         t = run.table
         due_types = np.array(sorted(_type_code(x) for x in scheme.due_from), dtype=np.int64)
-        chosen = np.flatnonzero(run.live & np.isin(t.type, due_types))
+        chosen = run.of_types(due_types.tolist())
         last = np.full(self.m, -(1 << 40), dtype=np.int64)
-        np.maximum.at(last, t.ent[chosen], t.date[chosen])
+        # Sorted by (enterprise, date): an enterprise's last chosen record is its latest.
+        ents = t.ent[chosen]
+        tail = np.ones(len(chosen), dtype=bool)
+        tail[:-1] = ents[1:] != ents[:-1]
+        last[ents[tail]] = t.date[chosen[tail]]
         level = self.result.outcome.level
         treatment = np.where(level >= 0, level, -1)
         if scheme.requires_treatment is not None:
@@ -334,12 +353,11 @@ class SchemeDecisions:
         ids: Sequence[str],
         lang: Lang,
         *,
-        as_json: bool,
         explainer: Callable[[int, Lang], str] | None = None,
         rows: Sequence[int] = (),
-    ) -> Iterator[Decision | str]:
-        """Yield each enterprise's decision in the group's order: a :class:`Decision`, or with
-        ``as_json`` its :meth:`Decision.to_json` text, built directly (same bytes).
+    ) -> Iterator[Decision]:
+        """Yield each enterprise's :class:`Decision` in the group's order (for JSON Lines,
+        :meth:`json_pieces` builds the bytes without objects).
 
         ``ids`` are the group's enterprise ids; ``rows`` their rows in the input, handed to
         ``explainer`` for the decisions' ``explain()``.
@@ -360,9 +378,7 @@ class SchemeDecisions:
         order = np.lexsort((pairs_slot, pairs_ent))
         pair_start = np.searchsorted(pairs_ent[order], np.arange(m + 1, dtype=np.int64)).tolist()
         pair_slot = pairs_slot[order].tolist()
-        encode = _encode_string
         id_text = self.id_text
-        id_json = {k: encode(v) for k, v in id_text.items()} if as_json else {}
         slot_offsets = [None if s.offsets is None else s.offsets.tolist() for s in slots]
         slot_positions = [None if s.positions is None else s.positions.tolist() for s in slots]
         slot_points = [None if s.points is None else s.points.tolist() for s in slots]
@@ -393,19 +409,9 @@ class SchemeDecisions:
         due = self.due.tolist()
         unmet_text = None if scheme.requires is None else scheme.requires.text.get(lang)
         numbers: dict[tuple[int, int], Decimal] = {}
-        dates: dict[int, str] = {}
         plans = _Plans(scheme, lang, self.as_of)
         level_name = [None, *names]
-        level_json = ["null", *(encode(n) for n in names)]
-        transition_json = ["null" if t is None else encode(t) for t in TRANSITIONS]
-        head = f',"scheme":{encode(scheme.name)},"as_of":"{self.as_of.isoformat()}","assessed_on":"'
         pack = self.pack
-        pack_json = (
-            f',"pack":{{"id":{encode(pack.id)},"version":{encode(pack.version)},'
-            f'"digest":{encode(pack.digest)}}},"cause":'
-        )
-        states: dict[tuple[int, int, int, int, int, int], str] = {}
-        fragments: dict[tuple[int, str, int, int], str] = {}
 
         def number(key: tuple[int, int]) -> Decimal:
             found = numbers.get(key)
@@ -439,66 +445,20 @@ class SchemeDecisions:
                         if extra:
                             text = f"{text} ({extra})"
                 values = slot_points[k]
-                if as_json:
-                    key = (k, text, 0, 0) if values is None else (k, text, values[i], slot.exp)
-                    fragment = fragments.get(key)
-                    if fragment is None:
-                        points = "null" if values is None else _float_json(number(key[2:]))
-                        fragment = fragments[key] = (
-                            f'{{"rule":{encode(slot.rule)},"text":{encode(text)},'
-                            f'"points":{points},"evidence":['
-                        )
-                    reasons.append(fragment + ",".join([id_json[x] for x in mine]) + "]}")
-                else:
-                    reasons.append(
-                        _lean(
-                            Reason,
-                            {
-                                "rule": slot.rule,
-                                "text": text,
-                                "points": None if values is None else number((values[i], slot.exp)),
-                                "evidence": tuple([id_text[x] for x in mine]),
-                            },
-                        )
+                reasons.append(
+                    _lean(
+                        Reason,
+                        {
+                            "rule": slot.rule,
+                            "text": text,
+                            "points": None if values is None else number((values[i], slot.exp)),
+                            "evidence": tuple([id_text[x] for x in mine]),
+                        },
                     )
+                )
             unmet = not ok[i]
             score_key = None if score_values is None or unmet else (score_values[i], score_exp)
             final_cause = unmet_text if unmet else cause_text
-            assessed = dates.get(day[i])
-            if assessed is None:
-                assessed = dates[day[i]] = from_day_number(day[i]).isoformat()
-            if as_json:
-                state_key = (
-                    level[i],
-                    previous[i],
-                    raw[i],
-                    transition[i],
-                    -1 if score_key is None else score_key[0],
-                    score_exp if score_key is not None else -1,
-                )
-                state = states.get(state_key)
-                if state is None:
-                    score_json = "null" if score_key is None else _float_json(number(score_key))
-                    state = states[state_key] = (
-                        f'","level":{level_json[level[i] + 1]},'
-                        f'"previous_level":{level_json[previous[i] + 1]},'
-                        f'"raw_level":{level_json[raw[i] + 1]},"score":{score_json},'
-                        f'"transition":{transition_json[transition[i]]},"reasons":['
-                    )
-                yield (
-                    '{"enterprise_id":'
-                    + encode(ids[i])
-                    + head
-                    + assessed
-                    + state
-                    + ",".join(reasons)
-                    + '],"treatment":'
-                    + plans.json(treatment[i], due[i])
-                    + pack_json
-                    + ("null" if final_cause is None else encode(final_cause))
-                    + "}"
-                )
-                continue
             decision = _lean(
                 Decision,
                 {
@@ -533,24 +493,52 @@ class SchemeDecisions:
             found = self._id_text = dict(zip(positions.tolist(), texts, strict=True))
         return found
 
+    def _ids(self, positions: I64) -> list[str]:
+        """The ids of the records at table ``positions``."""
+        table = self.run.table
+        return table.events.ids.to_list(table.rows[np.asarray(positions, dtype=np.int64)])
+
     def _cause_texts(self, lang: Lang) -> list[str]:
-        """Each enterprise's cause, rendered; the native evaluator's Cause, built only when it
-        holds records or dates of that enterprise."""
+        """Each enterprise's cause, rendered."""
+        codes, texts = self.cause_codes(lang)
+        return [texts[c] for c in codes.tolist()]
+
+    def cause_codes(self, lang: Lang) -> tuple[I64, list[str]]:
+        """Each enterprise's cause as a code into rendered texts. A cause that holds no records
+        or dates of its enterprise is rendered once per distinct (kind, levels, count); the
+        native evaluator's Cause is built only for the others."""
+        found = self._cause_codes.get(lang)
+        if found is not None:
+            return found
         scheme = self.scheme
         outcome = self.result.outcome
-        run = self.run
         names = scheme.levels
         policy = scheme.policy
-        id_text = self.id_text
-        code = outcome.cause.tolist()
-        a = outcome.cause_a.tolist()
-        b = outcome.cause_b.tolist()
-        number = outcome.number.tolist()
-        day = outcome.day.tolist()
+        code = outcome.cause
 
         def name(level: int) -> str:
             return "-" if level < 0 else names[level]
 
+        out = np.zeros(self.m, dtype=np.int64)
+        texts: list[str] = []
+        simple = np.isin(code, _SIMPLE_CAUSES)
+        chosen = np.flatnonzero(simple)
+        if len(chosen):
+            c = code[chosen]
+            a = outcome.cause_a[chosen]
+            b = outcome.cause_b[chosen]
+            number = np.where(c == C_YEARLY_WAIT, outcome.number[chosen], 0)
+            inverse, first = _group([c, a, b, number])
+            for j in first.tolist():
+                cause = _simple_cause(
+                    CAUSES[int(c[j])], name(int(a[j])), name(int(b[j])), int(number[j])
+                )
+                texts.append(render_cause(cause, scheme, lang))
+            out[chosen] = inverse
+        others = np.flatnonzero(~simple)
+        if len(others) == 0:
+            self._cause_codes[lang] = (out, texts)
+            return out, texts
         held = {
             C_HELD_ADVERSE: self._held_cause(True)
             if isinstance(policy, HysteresisPolicy)
@@ -561,42 +549,26 @@ class SchemeDecisions:
         if isinstance(policy, YearlyPolicy):
             offsets, positions = self.triggers
             for i in np.flatnonzero(outcome.cause == C_YEARLY_RAISE).tolist():
-                trigger_ids[i] = tuple(
-                    id_text[x] for x in positions[offsets[i] : offsets[i + 1]].tolist()
-                )
+                trigger_ids[i] = tuple(self._ids(positions[offsets[i] : offsets[i + 1]]))
         corrected_ids: dict[int, tuple[str, ...]] = {}
         fixed = np.flatnonzero(outcome.cause == C_CORRECTED)
         if len(fixed):
-            t = run.table
-            mask = run.correction & np.isin(t.ent, fixed)
+            t = self.run.table
+            mask = self.run.correction & np.isin(t.ent, fixed)
             mask &= t.date == outcome.day[t.ent]
             chosen = np.flatnonzero(mask)
-            texts = t.events.ids.to_list(t.rows[chosen])
-            for position, text in zip(chosen.tolist(), texts, strict=True):
+            for position, text in zip(chosen.tolist(), self._ids(chosen), strict=True):
                 i = int(t.ent[position])
                 corrected_ids[i] = (*corrected_ids.get(i, ()), text)
-        simple: dict[tuple[int, int, int, int], str] = {}
-        out: list[str] = []
-        for i in range(self.m):
-            c = code[i]
-            if c in (
-                C_UNGRADED,
-                C_UNCHANGED,
-                C_INITIAL,
-                C_INITIAL_FLOOR,
-                C_WORSENED,
-                C_IMPROVED,
-                C_DIRECT,
-                C_YEARLY_WAIT,
-            ):
-                key = (c, a[i], b[i], number[i] if c == C_YEARLY_WAIT else 0)
-                known = simple.get(key)
-                if known is None:
-                    known = simple[key] = render_cause(
-                        _simple_cause(CAUSES[c], name(a[i]), name(b[i]), number[i]), scheme, lang
-                    )
-                out.append(known)
-                continue
+        a_list = outcome.cause_a.tolist()
+        b_list = outcome.cause_b.tolist()
+        number_list = outcome.number.tolist()
+        day = outcome.day.tolist()
+        code_list = code.tolist()
+        out[others] = len(texts) + np.arange(len(others), dtype=np.int64)
+        for i in others.tolist():
+            c = code_list[i]
+            a, b, number = a_list[i], b_list[i], number_list[i]
             if c in held:
                 make = held[c]
                 assert make is not None
@@ -606,27 +578,331 @@ class SchemeDecisions:
                     "corrected",
                     dates=(from_day_number(day[i]),),
                     evidence=corrected_ids.get(i, ()),
-                    levels=(name(a[i]), name(b[i])),
+                    levels=(name(a), name(b)),
                 )
             elif c == C_YEARLY_RAISE:
                 cause = Cause(
                     "yearly_raise",
                     dates=(from_day_number(day[i]),),
                     evidence=trigger_ids.get(i, ()),
-                    levels=(name(a[i]), name(b[i])),
-                    number=number[i],
+                    levels=(name(a), name(b)),
+                    number=number,
                 )
             elif c == C_YEARLY_LOWER:
                 cause = Cause(
                     "yearly_lower",
                     dates=(from_day_number(day[i]),),
-                    levels=(name(a[i]), name(b[i])),
-                    number=number[i],
+                    levels=(name(a), name(b)),
+                    number=number,
                 )
             else:
-                cause = Cause(CAUSES[c], dates=(from_day_number(day[i]),), number=number[i])
-            out.append(render_cause(cause, scheme, lang))
-        return out
+                cause = Cause(CAUSES[c], dates=(from_day_number(day[i]),), number=number)
+            texts.append(render_cause(cause, scheme, lang))
+        self._cause_codes[lang] = (out, texts)
+        return out, texts
+
+    # -- JSON Lines, assembled from pieces ---------------------------------------------------
+    def json_pieces(self, ids: StrColumn, rows: I64, lang: Lang) -> JsonPieces:
+        """Each enterprise's ``Decision.to_json()`` line (with its newline) as a sequence of
+        byte pieces: the pieces shared by many lines (a state, a reason's rule, text and
+        points, a treatment with its cause) are made once, as are the quoted ids; numpy lays
+        out which piece goes where. ``ids`` are the enterprise ids, ``rows`` this group's rows
+        among them."""
+        scheme = self.scheme
+        result = self.result
+        outcome = result.outcome
+        slots = self.slots
+        m = self.m
+        encode = _encode_string
+        pool: list[bytes] = [b","]
+        # 1. '{"enterprise_id":"…"' per enterprise.
+        a_base = len(pool)
+        pool.extend(_quoted(ids, rows, b'{"enterprise_id":', b""))
+        # 2. The scheme, the dates and the levels: one piece per distinct state.
+        requires_ok = result.assessed.requires
+        unmet = np.zeros(m, dtype=bool) if requires_ok is None else ~requires_ok
+        score = result.assessed.score
+        score_exp = 0 if score is None else score[1]
+        has_score = np.zeros(m, dtype=bool) if score is None else ~unmet
+        score_values = np.zeros(m, dtype=np.int64) if score is None else score[0]
+        score_values = np.where(has_score, score_values, 0)
+        names = scheme.levels
+        level_json = ["null", *(encode(n) for n in names)]
+        transition_json = ["null" if t is None else encode(t) for t in TRANSITIONS]
+        head = f',"scheme":{encode(scheme.name)},"as_of":"{self.as_of.isoformat()}","assessed_on":"'
+        state_columns = [
+            outcome.day,
+            outcome.level,
+            outcome.previous,
+            outcome.raw,
+            outcome.transition,
+            has_score,
+            score_values,
+        ]
+        inverse, first = _group(state_columns)
+        b_base = len(pool)
+        for j in first.tolist():
+            if has_score[j]:
+                score_json = _float_json(Decimal(int(score_values[j])).scaleb(-score_exp))
+            else:
+                score_json = "null"
+            text = (
+                f'{head}{from_day_number(int(outcome.day[j])).isoformat()}",'
+                f'"level":{level_json[int(outcome.level[j]) + 1]},'
+                f'"previous_level":{level_json[int(outcome.previous[j]) + 1]},'
+                f'"raw_level":{level_json[int(outcome.raw[j]) + 1]},"score":{score_json},'
+                f'"transition":{transition_json[int(outcome.transition[j])]},"reasons":['
+            )
+            pool.append(text.encode())
+        state_piece = b_base + inverse
+        # 3. The reasons: (enterprise, slot) pairs, each a piece per distinct (text, points).
+        cause_code, cause_text = self.cause_codes(lang)
+        pair_ent: list[I64] = []
+        pair_slot: list[I64] = []
+        pair_piece: list[I64] = []
+        pair_evidence: list[I64] = []
+        pair_count: list[I64] = []
+        all_positions: list[I64] = []
+        shift = 0
+        for k, slot in enumerate(slots):
+            ents = np.flatnonzero(slot.active)
+            if len(ents) == 0:
+                continue
+            base_text = slot.text.get(lang)
+            texts_of: Callable[[int], str]
+            if slot.cause_of is not None:
+                make = slot.cause_of
+                own = [render_cause(make(i), scheme, lang) for i in ents.tolist()]
+                text_code: I64 = np.arange(len(ents), dtype=np.int64)
+                texts_of = own.__getitem__
+            elif slot.policy:
+                text_code = np.asarray(cause_code[ents], dtype=np.int64)
+                texts_of = cause_text.__getitem__
+            elif slot.detail is not None:
+                text_code = slot.detail[ents].astype(np.int64)
+                details = slot.details
+
+                def texts_of(code: int, base: str = base_text, details: Any = details) -> str:
+                    extra = details[code]
+                    return f"{base} ({extra})" if extra else base
+
+            else:
+                text_code = np.zeros(len(ents), dtype=np.int64)
+
+                def texts_of(code: int, base: str = base_text) -> str:
+                    return base
+
+            points = None if slot.points is None else slot.points[ents].astype(np.int64)
+            inverse, first = _group([text_code] if points is None else [text_code, points])
+            f_base = len(pool)
+            rule_json = encode(slot.rule)
+            for j in first.tolist():
+                if points is None:
+                    points_json = "null"
+                else:
+                    points_json = _float_json(Decimal(int(points[j])).scaleb(-slot.exp))
+                fragment = (
+                    f'{{"rule":{rule_json},"text":{encode(texts_of(int(text_code[j])))},'
+                    f'"points":{points_json},"evidence":['
+                ).encode()
+                pool.append(fragment)
+                pool.append(b"]}," + fragment)
+            pair_ent.append(ents)
+            pair_slot.append(np.full(len(ents), k, dtype=np.int64))
+            pair_piece.append(f_base + 2 * inverse)
+            if slot.offsets is None or slot.positions is None:
+                pair_evidence.append(np.zeros(len(ents), dtype=np.int64))
+                pair_count.append(np.zeros(len(ents), dtype=np.int64))
+            else:
+                offsets = np.asarray(slot.offsets, dtype=np.int64)
+                pair_evidence.append(offsets[ents] + shift)
+                pair_count.append(offsets[ents + 1] - offsets[ents])
+                all_positions.append(np.asarray(slot.positions, dtype=np.int64))
+                shift += len(slot.positions)
+        if pair_ent:
+            p_ent = np.concatenate(pair_ent)
+            order = np.argsort(p_ent, kind="stable")  # by enterprise, then slot
+            p_ent = p_ent[order]
+            p_piece = np.concatenate(pair_piece)[order]
+            p_start = np.concatenate(pair_evidence)[order]
+            p_count = np.concatenate(pair_count)[order]
+        else:
+            p_ent = p_piece = p_start = p_count = np.zeros(0, dtype=np.int64)
+        following = np.zeros(len(p_ent), dtype=bool)
+        following[1:] = p_ent[1:] == p_ent[:-1]
+        p_piece = p_piece + following
+        reasons = np.bincount(p_ent, minlength=m)
+        # 4. The treatment, the pack and the cause: one piece per distinct (reasons?, plan,
+        # cause).
+        final = np.where(unmet, len(cause_text), cause_code)
+        unmet_text = None if scheme.requires is None else scheme.requires.text.get(lang)
+        finals = [*cause_text, unmet_text]
+        plans = _Plans(scheme, lang, self.as_of)
+        pack = self.pack
+        pack_json = (
+            f',"pack":{{"id":{encode(pack.id)},"version":{encode(pack.version)},'
+            f'"digest":{encode(pack.digest)}}},"cause":'
+        )
+        treatment = self.treatment
+        due = self.due
+        inverse, first = _group([reasons > 0, treatment, due, final])
+        d_base = len(pool)
+        for j in first.tolist():
+            cause = finals[int(final[j])]
+            text = (
+                ("]}" if reasons[j] else "")
+                + '],"treatment":'
+                + plans.json(int(treatment[j]), int(due[j]))
+                + pack_json
+                + ("null" if cause is None else encode(cause))
+                + "}\n"
+            )
+            pool.append(text.encode())
+        tail_piece = d_base + inverse
+        # 5. Evidence ids, quoted once each.
+        if all_positions:
+            positions = np.concatenate(all_positions)
+            flat = _gather(p_start, p_count)
+            evidence = positions[flat]
+            distinct = _union([evidence], sort=True)
+            table = self.run.table
+            e_base = len(pool)
+            pool.extend(_quoted(table.events.ids, table.rows[distinct], b"", b""))
+            evidence_piece = e_base + np.searchsorted(distinct, evidence)
+        else:
+            evidence_piece = np.zeros(0, dtype=np.int64)
+        # 6. Where each piece goes.
+        pair_pieces = np.maximum(1, 2 * p_count)
+        per_line = 3 + np.bincount(p_ent, weights=pair_pieces, minlength=m).astype(np.int64)
+        line_start = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(per_line, out=line_start[1:])
+        pieces = np.zeros(int(line_start[-1]), dtype=np.int64)
+        pieces[line_start[:-1]] = a_base + np.arange(m, dtype=np.int64)
+        pieces[line_start[:-1] + 1] = state_piece
+        pieces[line_start[1:] - 1] = tail_piece
+        if len(p_ent):
+            ends = np.cumsum(pair_pieces)
+            before = ends - pair_pieces
+            first_of_line = np.searchsorted(p_ent, p_ent)  # first pair of each pair's line
+            within = before - before[first_of_line]
+            at = line_start[p_ent] + 2 + within
+            pieces[at] = p_piece
+            if len(evidence_piece):
+                owner = np.repeat(np.arange(len(p_ent), dtype=np.int64), p_count)
+                index = np.arange(len(owner), dtype=np.int64) - np.repeat(
+                    np.cumsum(p_count) - p_count, p_count
+                )
+                spot = at[owner] + 1 + 2 * index
+                pieces[spot] = evidence_piece
+                later = index > 0
+                pieces[spot[later] - 1] = 0  # the comma
+        return JsonPieces(pool, per_line, pieces)
+
+
+@dataclass
+class JsonPieces:
+    """A group's JSON lines as pieces: line ``i`` is the concatenation of
+    ``pool[p]`` for ``p`` in ``pieces[start[i]:start[i + 1]]``, ``start`` the running sum of
+    ``counts``."""
+
+    pool: list[bytes]
+    counts: I64
+    pieces: I64
+
+
+_SIMPLE_CAUSES: Final = np.array(
+    [
+        C_UNGRADED,
+        C_UNCHANGED,
+        C_INITIAL,
+        C_INITIAL_FLOOR,
+        C_WORSENED,
+        C_IMPROVED,
+        C_DIRECT,
+        C_YEARLY_WAIT,
+    ],
+    dtype=np.int64,
+)
+
+
+def _gather(starts: I64, counts: I64) -> I64:
+    """Concatenate ``arange(start, start + count)`` for each pair."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(starts - offsets, counts) + np.arange(total, dtype=np.int64)
+
+
+def _group(columns: Sequence[npt.NDArray[Any]]) -> tuple[I64, I64]:
+    """Group rows by their values in ``columns``: each row's group code (dense, from 0) and
+    one row of each group."""
+    n = len(columns[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for column in columns:
+        values = np.asarray(column).astype(np.int64)
+        low, high = int(values.min()), int(values.max())
+        width = high - low + 1
+        if width >= 1 << 40:
+            _, values = np.unique(values, return_inverse=True)
+            low, width = 0, int(values.max()) + 1
+        if span * width >= 1 << 62:
+            _, key = np.unique(key, return_inverse=True)
+            span = int(key.max()) + 1
+        key = key * width + (values - low)
+        span *= width
+    if span <= 4 * n + 4096:
+        seen = np.zeros(span, dtype=bool)
+        seen[key] = True
+        code_of = np.cumsum(seen) - 1
+        inverse = code_of[key]
+        groups = int(code_of[-1]) + 1
+    else:
+        _, inverse = np.unique(key, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        groups = int(inverse.max()) + 1
+    first = np.zeros(groups, dtype=np.int64)
+    first[inverse] = np.arange(n, dtype=np.int64)
+    return inverse.astype(np.int64), first
+
+
+def _quoted(column: StrColumn, rows: I64, before: bytes, after: bytes) -> list[bytes]:
+    """``before + json.dumps(string) + after`` (as ``Decision.to_json`` writes strings) for
+    the strings at ``rows``, as bytes; strings needing no escape are framed with numpy."""
+    rows = np.asarray(rows, dtype=np.int64)
+    n = len(rows)
+    if n == 0:
+        return []
+    out = np.empty(n, dtype=object)
+    starts = column.offsets[rows]
+    lengths = column.offsets[rows + 1] - starts
+    head = np.frombuffer(before + b'"', dtype=np.uint8)
+    tail = np.frombuffer(b'"' + after, dtype=np.uint8)
+    step = 1 << 16
+    for width in np.unique(lengths).tolist():
+        chosen = np.flatnonzero(lengths == width)
+        for low in range(0, len(chosen), step):
+            part = chosen[low : low + step]
+            grid = column.data[starts[part][:, None] + np.arange(width, dtype=np.int64)]
+            plain = ~((grid < 0x20) | (grid == 0x22) | (grid == 0x5C)).any(axis=1)
+            size = len(head) + width + len(tail)
+            framed = np.empty((len(part), size), dtype=np.uint8)
+            framed[:, : len(head)] = head
+            framed[:, len(head) : len(head) + width] = grid
+            framed[:, len(head) + width :] = tail
+            # Fixed-width byte strings to bytes objects (none ends in NUL: the last is '"'
+            # or ``after``'s, which callers keep free of NUL).
+            texts = framed.view(f"S{size}").reshape(-1).astype(object)
+            out[part[plain]] = texts[plain]
+            for index in part[~plain].tolist():
+                start = int(starts[index])
+                text = column.data[start : start + width].tobytes().decode("utf-8")
+                out[index] = before + _encode_string(text).encode() + after
+    found: list[bytes] = out.tolist()
+    return found
 
 
 def _type_code(name: str) -> int:

@@ -118,6 +118,9 @@ class StrColumn:
         if len(starts) == 0:
             return []
         low, high = int(starts.min()), int(ends.max())
+        if indices is not None and high - low > 4 * int((ends - starts).sum()) + 4096:
+            # Few strings scattered over a large buffer: gather their bytes first.
+            return self.take(indices).to_list()
         window = self.data[low:high]
         raw = window.tobytes()
         if not bool((window >= 0x80).any()):
@@ -297,17 +300,28 @@ def _sort_events(events: EventColumns) -> I64:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     key = (events.ent.astype(np.int64) << 32) + (events.date.astype(np.int64) - NO_DATE)
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
+    if bool((key[1:] >= key[:-1]).all()):
+        # Files usually list each enterprise's events together, by date: nothing to sort.
+        order = np.arange(n, dtype=np.int64)
+        sorted_key = key
+    else:
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
     tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
     if len(tied) == 0:
         return order
     # Events of one enterprise on one day are ordered by id (code point order = UTF-8 byte order).
-    members = np.unique(np.concatenate([tied, tied + 1]))
+    mark = np.zeros(n, dtype=bool)
+    mark[tied] = True
+    mark[tied + 1] = True
+    members = np.flatnonzero(mark)
     rows = order[members]
     ids = events.ids.take(rows)
     keys = ids.fixed_keys()
     if keys is not None:
+        at = np.searchsorted(members, tied)  # tied + 1 is the next member
+        if bool((keys[at] < keys[at + 1]).all()):
+            return order  # already in id order (as files usually are)
         sub = np.lexsort((keys, sorted_key[members]))
     else:
         names = np.array(ids.to_list(), dtype=object)

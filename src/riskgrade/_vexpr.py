@@ -206,6 +206,12 @@ def _codes_for(v: V, n: int, vocab: Sequence[str]) -> tuple[npt.NDArray[np.int64
         raise UnsupportedError(f"a {v.kind} compared as a string")
     assert v.val is not None
     mapping = np.array([index.get(word, -2) for word in v.vocab] + [-1], dtype=np.int64)
+    if v.val.dtype == np.int8 and len(v.vocab) < 128:
+        # Small codes: one look-up, the negative ones (absent) wrapping to the table's end.
+        table = np.full(256, -1, dtype=np.int64)
+        table[: len(v.vocab)] = mapping[:-1]
+        found: npt.NDArray[np.int64] = table[v.val.view(np.uint8)]
+        return found, present(v, n)
     codes = v.val.astype(np.int64)
     return mapping[np.where(codes < 0, len(v.vocab), codes)], present(v, n)
 

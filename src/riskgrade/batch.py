@@ -18,11 +18,13 @@ See ``docs/batch.md`` for the design and the measured figures.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Final, TextIO, cast
 
 import numpy as np
 
@@ -52,6 +54,7 @@ __all__ = [
     "BatchEvaluator",
     "BatchGrades",
     "UnsupportedError",
+    "check_enterprises",
     "grade_files",
     "tune_allocator",
 ]
@@ -63,6 +66,7 @@ Below it the native evaluator is as fast (the batch engine's fixed cost, a few t
 milliseconds per scheme, dominates a small county) and decisions come one by one."""
 
 Progress = Callable[[int], None]
+ReadProgress = Callable[[str, int, int], None]
 
 
 class BatchEvaluator(Evaluator):
@@ -139,24 +143,8 @@ class BatchEvaluator(Evaluator):
         *,
         locate: bool = False,
     ) -> None:
-        """Check every enterprise against its scheme; raise the native check's error for the
-        first that fails (with its file and line when ``locate``, as ``riskgrade grade`` does).
-
-        The columns find the enterprises that may fail; ``enterprise_at`` gives the record of
-        one of them, which :meth:`~riskgrade.compiled.Scheme.check_enterprise` then judges.
-        """
-        for row in _suspects(self.pack, enterprises).tolist():
-            enterprise = enterprise_at(row)
-            try:
-                self.pack.scheme_for(enterprise).check_enterprise(enterprise)
-            except InputError as exc:
-                if not locate:
-                    raise
-                file = enterprises.file
-                line = None if enterprises.lines is None else int(enterprises.lines[row])
-                raise InputError(
-                    exc.message, file=file, line=line, field=exc.field, suggestion=exc.suggestion
-                ) from None
+        """Check every enterprise against its scheme (:func:`check_enterprises`)."""
+        check_enterprises(self.pack, enterprises, enterprise_at, locate=locate)
 
     def groups(self, enterprises: EnterpriseColumns) -> dict[str, np.ndarray]:
         """The enterprise rows of each scheme (ascending)."""
@@ -194,6 +182,33 @@ class BatchEvaluator(Evaluator):
         grades = self.evaluate(columns, as_of)
         explain = _RecordSetExplainer(self.pack, records, as_of, lang)
         yield from grades.decisions(lang, progress, explain)
+
+
+def check_enterprises(
+    pack: RulePack,
+    enterprises: EnterpriseColumns,
+    enterprise_at: Callable[[int], Enterprise],
+    *,
+    locate: bool = False,
+) -> None:
+    """Check every enterprise against its scheme; raise the native check's error for the
+    first that fails (with its file and line when ``locate``, as ``riskgrade grade`` does).
+
+    The columns find the enterprises that may fail; ``enterprise_at`` gives the record of
+    one of them, which :meth:`~riskgrade.compiled.Scheme.check_enterprise` then judges.
+    """
+    for row in _suspects(pack, enterprises).tolist():
+        enterprise = enterprise_at(row)
+        try:
+            pack.scheme_for(enterprise).check_enterprise(enterprise)
+        except InputError as exc:
+            if not locate:
+                raise
+            file = enterprises.file
+            line = None if enterprises.lines is None else int(enterprises.lines[row])
+            raise InputError(
+                exc.message, file=file, line=line, field=exc.field, suggestion=exc.suggestion
+            ) from None
 
 
 def _suspects(pack: RulePack, enterprises: EnterpriseColumns) -> np.ndarray:
@@ -352,27 +367,88 @@ class BatchGrades:
     ) -> Iterator[Decision]:
         """Yield the decisions in input order; each explains itself as a native one does."""
         explain = explain or _ColumnsExplainer(self.evaluator.pack, self.records, self.as_of, lang)
-        for item in self._merge(lang, progress, as_json=False, explain=explain):
-            assert isinstance(item, Decision)
-            yield item
+        yield from self._merge(lang, progress, explain)
 
     def lines(self, lang: Lang = "en", progress: Progress | None = None) -> Iterator[str]:
         """Yield each decision's ``to_json()`` text in input order, without building objects."""
-        for item in self._merge(lang, progress, as_json=True):
-            assert isinstance(item, str)
-            yield item
+        for block in self.json_blocks(lang, progress):
+            yield from block.decode("utf-8").splitlines()
+
+    def json_blocks(
+        self, lang: Lang = "en", progress: Progress | None = None, *, lines: int = 1 << 15
+    ) -> Iterator[bytes]:
+        """Yield the decisions as JSON Lines (UTF-8, each line ending in a newline), in input
+        order, ``lines`` decisions a block: the bytes of ``to_json()`` plus ``"\\n"``.
+
+        The pieces of every line are laid out with numpy first (:meth:`SchemeDecisions.
+        json_pieces`); a block is then one ``bytes.join``. ``progress`` gets the number of
+        decisions done after each block.
+        """
+        pool, start, pieces = self._json_layout(lang)
+        n = len(self)
+        for low in range(0, n, lines):
+            high = min(n, low + lines)
+            yield b"".join(pool[pieces[start[low] : start[high]]].tolist())
+            if progress is not None:
+                progress(high)
+
+    def write_json(self, out: BinaryIO, lang: Lang = "en", progress: Progress | None = None) -> int:
+        """Write the decisions as JSON Lines to a binary file; return how many."""
+        for block in self.json_blocks(lang, progress):
+            out.write(block)
+        return len(self)
+
+    def _json_layout(self, lang: Lang) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every scheme's pieces merged into input order: the pool (an object array of
+        bytes), each line's first piece (``n + 1`` offsets) and the pieces."""
+        pack = self.evaluator.pack
+        n = len(self)
+        ids = self.records.enterprises.ids
+        counts = np.zeros(n, dtype=np.int64)
+        owner = np.zeros(n, dtype=bool)
+        parts = []
+        size = 0
+        for name, rows in self.groups.items():
+            result = self.results.get(name)
+            if result is None:
+                continue
+            owner[rows] = True
+            built = SchemeDecisions(result, pack.ref, self.as_of).json_pieces(ids, rows, lang)
+            counts[rows] = built.counts
+            parts.append((rows, built, size))
+            size += len(built.pool)
+        if not bool(owner.all()):
+            missing = int(np.flatnonzero(~owner)[0])
+            enterprise_id = ids.get(missing)
+            msg = f"enterprise {enterprise_id!r} has no scheme in pack {pack.ref.id!r}"
+            raise InputError(msg, field="scheme")
+        start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=start[1:])
+        pieces = np.zeros(int(start[-1]), dtype=np.int32 if size < 1 << 31 else np.int64)
+        pool = np.empty(size, dtype=object)
+        parts.reverse()
+        while parts:  # each scheme's pieces let go of once placed
+            rows, built, base = parts.pop()
+            pool[base : base + len(built.pool)] = built.pool
+            built.pool.clear()
+            local = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.cumsum(built.counts, out=local[1:])
+            where = np.repeat(start[rows] - local[:-1], built.counts)
+            where += np.arange(len(built.pieces), dtype=np.int64)
+            built.pieces += base
+            pieces[where] = built.pieces
+            del built, where
+        return pool, start, pieces
 
     def _merge(
         self,
         lang: Lang,
         progress: Progress | None,
-        *,
-        as_json: bool,
-        explain: Callable[[int, Lang], str] | None = None,
-    ) -> Iterator[Decision | str]:
+        explain: Callable[[int, Lang], str],
+    ) -> Iterator[Decision]:
         pack = self.evaluator.pack
         n = len(self)
-        streams: list[Iterator[Decision | str]] = []
+        streams: list[Iterator[Decision]] = []
         owner = np.full(n, -1, dtype=np.int64)
         ids = self.records.enterprises.ids
         for name, rows in self.groups.items():
@@ -382,9 +458,7 @@ class BatchGrades:
             owner[rows] = len(streams)
             builder = SchemeDecisions(result, pack.ref, self.as_of)
             streams.append(
-                builder.render(
-                    ids.to_list(rows), lang, as_json=as_json, explainer=explain, rows=rows.tolist()
-                )
+                builder.render(ids.to_list(rows), lang, explainer=explain, rows=rows.tolist())
             )
         if bool((owner < 0).any()):
             missing = int(np.flatnonzero(owner < 0)[0])
@@ -443,29 +517,68 @@ def grade_files(
     enterprises: str | os.PathLike[str],
     events: str | os.PathLike[str],
     as_of: dt.date,
-    out: TextIO,
+    out: TextIO | BinaryIO,
     *,
     lang: Lang = "en",
-    progress: Progress | None = None,
-) -> int:
+    progress: Callable[[int, int], None] | None = None,
+    read_progress: ReadProgress | None = None,
+    engine: str = "numpy",
+) -> int | None:
     """Grade the records in two files with the numpy engine and write the decisions to ``out``
-    as JSON Lines, in input order; return how many were written.
+    as JSON Lines (text or binary), in input order; return how many were written.
 
-    The files are read straight into columns (:func:`riskgrade.ingest.read_records`) and every
-    enterprise is checked against its scheme first; errors are those of ``riskgrade grade``
-    (file, line, field). Raises :class:`UnsupportedError` for a pack the engine refuses.
+    The files are read straight into columns (:func:`riskgrade.ingest.read_records`), never
+    as one object per record, and every enterprise is checked against its scheme; errors are
+    those of ``riskgrade grade`` with the native engine, in the same order (the records' own
+    errors, then the schemes' checks, then a pack the engine refuses: :class:`UnsupportedError`).
+
+    With ``engine="auto"`` nothing is written and ``None`` is returned where the native
+    evaluator should grade instead: a pack the numpy engine refuses, fewer than
+    :data:`AUTO_THRESHOLD` enterprises, or data beyond exact 64-bit arithmetic.
+    ``progress`` gets (decisions written, decisions in all), ``read_progress`` (file, bytes
+    done, bytes in all) follows the reading.
     """
     from riskgrade.ingest import enterprise_at, read_records
 
-    evaluator = BatchEvaluator(pack)
-    records = read_records(enterprises, events)
-    evaluator.check(records.enterprises, partial(enterprise_at, records), locate=True)
-    count = 0
-    for line in evaluator.evaluate(records, as_of).lines(lang, progress):
-        out.write(line)
-        out.write("\n")
-        count += 1
-    return count
+    auto = engine == "auto"
+    evaluator: BatchEvaluator | None = None
+    if auto:
+        try:
+            evaluator = BatchEvaluator(pack)
+        except UnsupportedError:
+            return None
+    try:
+        records = read_records(enterprises, events, progress=read_progress)
+    except OverflowError as exc:
+        if auto:
+            return None
+        raise UnsupportedError(f"the numpy engine cannot hold the data exactly: {exc}") from None
+    if auto and len(records.enterprises) < AUTO_THRESHOLD:
+        return None
+    check_enterprises(pack, records.enterprises, partial(enterprise_at, records), locate=True)
+    if evaluator is None:
+        evaluator = BatchEvaluator(pack)
+    try:
+        grades = evaluator.evaluate(records, as_of)
+        total = len(grades)
+
+        def written(done: int) -> None:
+            if progress is not None:
+                progress(done, total)
+
+        blocks = grades.json_blocks(lang, written)
+        first = next(blocks, None)
+    except UnsupportedError:
+        if auto:
+            return None
+        raise
+    binary = isinstance(out, io.BufferedIOBase | io.RawIOBase) or "b" in getattr(out, "mode", "")
+    for block in itertools.chain([] if first is None else [first], blocks):
+        if binary:
+            cast("BinaryIO", out).write(block)
+        else:
+            cast("TextIO", out).write(block.decode("utf-8"))
+    return len(grades)
 
 
 def tune_allocator() -> None:
@@ -473,7 +586,8 @@ def tune_allocator() -> None:
 
     numpy's big temporaries otherwise come from fresh ``mmap`` pages each time, and faulting
     those in costs more than the arithmetic on them (about 2x overall on the benchmark). This
-    is a process-wide setting: the command line and the benchmark call it; a library user may.
+    is a process-wide setting: ``riskgrade grade --engine numpy|auto`` and the benchmark call
+    it at their start, importing riskgrade never does; a library user may.
     Does nothing where glibc is not the allocator.
     """
     import contextlib

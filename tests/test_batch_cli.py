@@ -1,0 +1,173 @@
+"""``riskgrade grade --engine numpy|auto``: the files read straight into columns, the same
+decisions, the same errors (file, line, field) and the same atomic output as the native path;
+and the events parsed in worker processes exactly as on threads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from riskgrade.cli import main
+from riskgrade.ingest import read_records
+from riskgrade.synthetic import CountySpec, generate_county
+
+RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def _dump(record: dict[str, object]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def _county(folder: Path, n: int = 60, extra: list[str] | None = None) -> tuple[Path, Path]:
+    enterprises, events = generate_county(CountySpec(enterprises=n, seed=5))
+    ents = folder / "e.jsonl"
+    evs = folder / "v.jsonl"
+    ents.write_text("".join(_dump(e) + "\n" for e in enterprises), encoding="utf-8")
+    lines = [_dump(e) for e in events] + (extra or [])
+    evs.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return ents, evs
+
+
+def _grade(ents: Path, evs: Path, out: Path, engine: str, *more: str) -> int:
+    return main(
+        [
+            "grade",
+            "--pack",
+            str(RULES / "zhuji"),
+            "--enterprises",
+            str(ents),
+            "--events",
+            str(evs),
+            "--as-of",
+            "2009-07-01",
+            "--engine",
+            engine,
+            "--out",
+            str(out),
+            *more,
+        ]
+    )
+
+
+@pytest.mark.parametrize("engine", ["numpy", "auto"])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_numpy_engine_writes_what_the_native_one_writes(
+    tmp_path: Path, engine: str, lang: str
+) -> None:
+    ents, evs = _county(tmp_path)
+    assert _grade(ents, evs, tmp_path / "native.jsonl", "python", "--lang", lang) == 0
+    assert _grade(ents, evs, tmp_path / "batch.jsonl", engine, "--lang", lang) == 0
+    native = (tmp_path / "native.jsonl").read_bytes()
+    assert native.count(b"\n") == 60
+    assert (tmp_path / "batch.jsonl").read_bytes() == native
+
+
+def test_the_numpy_engine_writes_to_standard_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ents, evs = _county(tmp_path, 20)
+    assert _grade(ents, evs, tmp_path / "native.jsonl", "python") == 0
+    assert _grade(ents, evs, Path("-"), "numpy") == 0
+    assert capsys.readouterr().out == (tmp_path / "native.jsonl").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"id":"X1","enterprise_id":"E000001","date":"2009-02-30","type":"complaint",'
+        '"substantiated":true}',
+        '{"id":"X1","enterprise_id":"nobody","date":"2009-02-03","type":"complaint",'
+        '"substantiated":true}',
+        '{"id":"X1","enterprise_id":"E000001","date":"2009-02-03","type":"complaint"}',
+        '{"broken":',
+    ],
+)
+@pytest.mark.parametrize("engine", ["numpy", "auto"])
+def test_a_bad_record_gives_the_native_error_and_leaves_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str, engine: str
+) -> None:
+    ents, evs = _county(tmp_path, 30, extra=[bad])
+    target = tmp_path / "decisions.jsonl"
+    target.write_text("before\n", encoding="utf-8")
+    assert _grade(ents, evs, target, "python") == 2
+    native = capsys.readouterr().err
+    assert _grade(ents, evs, target, engine) == 2
+    assert capsys.readouterr().err == native
+    assert "v.jsonl" in native
+    assert target.read_text(encoding="utf-8") == "before\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_bad_enterprise_gives_the_native_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ents, evs = _county(tmp_path, 30)
+    lines = ents.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[7])
+    record["scheme"] = "fod"
+    lines[7] = _dump(record)
+    ents.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    assert _grade(ents, evs, tmp_path / "a.jsonl", "python") == 2
+    native = capsys.readouterr().err
+    assert _grade(ents, evs, tmp_path / "b.jsonl", "numpy") == 2
+    assert capsys.readouterr().err == native
+    assert ":8" in native
+    assert not (tmp_path / "b.jsonl").exists()
+
+
+def test_a_bad_as_of_is_reported_as_natively(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ents, evs = _county(tmp_path, 10)
+    args = ["--enterprises", str(ents), "--events", str(evs), "--as-of", "2009-13-01"]
+    base = ["grade", "--pack", str(RULES / "zhuji"), *args]
+    assert main([*base, "--engine", "python"]) == 2
+    native = capsys.readouterr().err
+    assert main([*base, "--engine", "numpy"]) == 2
+    assert capsys.readouterr().err == native
+
+
+def test_events_parsed_in_processes_are_those_parsed_on_threads(tmp_path: Path) -> None:
+    ents, evs = _county(tmp_path, 40)
+    on_threads = read_records(ents, evs, block_size=4096, processes=False)
+    in_processes = read_records(ents, evs, block_size=4096, processes=True)
+    a, b = on_threads.events, in_processes.events
+    for name in a.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, np.ndarray):
+            assert np.array_equal(x, y), name
+        elif hasattr(x, "offsets"):
+            assert np.array_equal(x.data, y.data), name
+            assert np.array_equal(x.offsets, y.offsets), name
+        else:
+            assert x == y, name
+
+
+def test_a_bad_line_found_in_a_process_is_reported_with_its_line(tmp_path: Path) -> None:
+    from riskgrade import InputError
+
+    ents, evs = _county(tmp_path, 40, extra=['{"id":"X9","enterprise_id":"E000001"}'])
+    with pytest.raises(InputError) as threads:
+        read_records(ents, evs, block_size=4096, processes=False)
+    with pytest.raises(InputError) as processes:
+        read_records(ents, evs, block_size=4096, processes=True)
+    assert processes.value.describe() == threads.value.describe()
+    assert processes.value.line == threads.value.line
+
+
+def test_ids_needing_escapes_are_written_as_natively(tmp_path: Path) -> None:
+    ents, evs = _county(tmp_path, 12)
+    for path in (ents, evs):
+        text = path.read_text(encoding="utf-8")
+        text = text.replace('"E000003"', '"E\\"3\\\\ 企业\\t"').replace('"V000000', '"V\\"事件')
+        path.write_text(text, encoding="utf-8")
+    assert "企业" in ents.read_text(encoding="utf-8")
+    assert _grade(ents, evs, tmp_path / "native.jsonl", "python") == 0
+    assert _grade(ents, evs, tmp_path / "batch.jsonl", "numpy") == 0
+    native = (tmp_path / "native.jsonl").read_bytes()
+    assert "企业".encode() in native
+    assert '"V\\"事件'.encode() in native  # evidence ids with escapes
+    assert (tmp_path / "batch.jsonl").read_bytes() == native

@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from riskgrade.records import EVENT_TYPES, event_to_mapping
+from riskgrade.records import (
+    EVENT_TYPES,
+    Enforcement,
+    Inspection,
+    Recheck,
+    SpotCheck,
+    SpotCheckItem,
+    event_to_mapping,
+    literal_values,
+)
 
 if TYPE_CHECKING:
     from riskgrade.records import Enterprise, Event, RecordSet
@@ -56,19 +65,11 @@ EVENT_TYPE_NAMES: tuple[str, ...] = tuple(EVENT_TYPES)
 #: The vocabulary of each enumerated event field, in code order. ``result`` serves both spot
 #: checks (pass, fail) and rechecks (upheld, overturned).
 ENUMS: Mapping[str, tuple[str, ...]] = {
-    "result": ("pass", "fail", "upheld", "overturned"),
-    "level": ("national", "provincial", "municipal", "county"),
-    "outcome": ("compliant", "minor", "major"),
-    "penalty": (
-        "warning",
-        "rectification_order",
-        "fine",
-        "confiscation",
-        "suspension",
-        "revocation",
-        "criminal_referral",
-    ),
-    "kind": ("safety", "quality", "labeling", "illegal_substance"),
+    "result": literal_values(SpotCheck, "result") + literal_values(Recheck, "result"),
+    "level": literal_values(SpotCheck, "level"),
+    "outcome": literal_values(Inspection, "outcome"),
+    "penalty": literal_values(Enforcement, "penalty"),
+    "kind": literal_values(SpotCheckItem, "kind"),
 }
 
 

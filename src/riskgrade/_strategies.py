@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from hypothesis import strategies as st
 
 from riskgrade.dates import add_years
+from riskgrade.records import Enforcement, Inspection, SpotCheck, SpotCheckItem, literal_values
 
 __all__ = [
     "ADVERSE_KINDS",
@@ -28,18 +29,10 @@ __all__ = [
 
 Record = dict[str, object]
 
-_ITEM_KINDS = ("safety", "quality", "labeling", "illegal_substance")
-_LEVELS = ("national", "provincial", "municipal", "county")
-_PENALTIES = (
-    "warning",
-    "rectification_order",
-    "fine",
-    "confiscation",
-    "suspension",
-    "revocation",
-    "criminal_referral",
-)
-_OUTCOMES = ("compliant", "minor", "major")
+_ITEM_KINDS = literal_values(SpotCheckItem, "kind")
+_LEVELS = literal_values(SpotCheck, "level")
+_PENALTIES = literal_values(Enforcement, "penalty")
+_OUTCOMES = literal_values(Inspection, "outcome")
 # Weighted as records come in practice: spot checks most often, incidents rarely.
 _FACT_KINDS = (
     *("spot_check",) * 4,

@@ -18,6 +18,7 @@ import datetime as dt
 import difflib
 import json
 import re
+import typing
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -60,6 +61,7 @@ __all__ = [
     "Void",
     "closest_match",
     "event_to_mapping",
+    "literal_values",
     "load_records",
     "parse_enterprise_line",
     "parse_event_line",
@@ -375,6 +377,15 @@ def record_json_schema() -> dict[str, Any]:
         "enterprise": Enterprise.model_json_schema(),
         "event": TypeAdapter(Event).json_schema(),
     }
+
+
+def literal_values(model: type[BaseModel], field: str) -> tuple[str, ...]:
+    """Return the allowed values of an enumerated field of a record model, in declared order.
+
+    The record models are the one place these vocabularies are written; other modules (the
+    rule compiler, the columnar reader, test strategies) read them from here.
+    """
+    return tuple(str(value) for value in typing.get_args(model.model_fields[field].annotation))
 
 
 def event_to_mapping(event: Event) -> dict[str, object]:

@@ -392,3 +392,18 @@ def test_demo_grades_a_synthetic_county_and_says_where_it_wrote(
         300 <= len(enterprises) <= 500,
         len(decisions),
     )
+
+
+def test_regression_output_file_gets_the_users_usual_permissions(tmp_path: Path) -> None:
+    """--out files were created 0600 (a temporary file's mode), unlike any file the user writes."""
+    import os
+
+    from riskgrade.cli import atomic_output
+
+    ordinary = tmp_path / "ordinary.txt"
+    ordinary.write_text("x", encoding="utf-8")
+    written = tmp_path / "written.jsonl"
+    with atomic_output(str(written)) as out:
+        out.write("{}\n")
+    assert os.stat(ordinary).st_mode == os.stat(written).st_mode
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -15,8 +15,8 @@ import datetime as dt
 import importlib
 import json
 import os
+import secrets
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TextIO
@@ -125,19 +125,20 @@ def atomic_output(path: str | None) -> Iterator[TextIO]:
     if not directory.is_dir():
         msg = "the folder of the output file does not exist"
         raise InputError(msg, file=str(target), field="--out")
-    # The file is closed before it is renamed into place, so no context manager spans both.
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
-        "w", encoding="utf-8", dir=directory, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
+    # Created like any file the user writes (mode 0666 less the umask), not 0600 as a
+    # temporary file would be; closed before it is renamed into place.
+    temporary = directory / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    handle = os.fdopen(descriptor, "w", encoding="utf-8")
     try:
         with handle:
-            yield handle  # type: ignore[misc]
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(handle.name, target)
+        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(handle.name)
+            os.unlink(temporary)
         raise
 
 

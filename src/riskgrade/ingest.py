@@ -172,6 +172,20 @@ def _blocks(path: Path, name: str, progress: Progress | None, size: int) -> Iter
                 progress(name, total, total)
 
 
+def _read_json_block(data: bytes, schema: Any) -> Any:
+    """Parse one block of JSON Lines with pyarrow, as one chunk, against ``schema``.
+
+    Unknown fields are inferred (not dropped) so that the strict checks after it can name them.
+    """
+    import pyarrow.json as pj
+
+    return pj.read_json(
+        io.BytesIO(data),
+        read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
+        parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
+    )
+
+
 def _shape(block: _Block) -> tuple[int, bool]:
     """Return the number of lines and whether every one is ``{...}`` with nothing around it."""
     data = block.data
@@ -802,16 +816,9 @@ def _parse_block(block: _Block) -> _Parsed | None:
     pa = _pyarrow()
     if pa is None or not tidy:
         return None
-    import pyarrow.json as pj
 
     try:
-        table = pj.read_json(
-            io.BytesIO(data),
-            read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
-            parse_options=pj.ParseOptions(
-                explicit_schema=_event_schema(pa), unexpected_field_behavior="infer"
-            ),
-        )
+        table = _read_json_block(data, _event_schema(pa))
         if table.num_rows != n:
             return None
         for name in table.column_names:
@@ -1112,16 +1119,9 @@ class _EnterpriseReader:
             self._strict(block)
             return
         import pyarrow as pa
-        import pyarrow.json as pj
 
         try:
-            table = pj.read_json(
-                io.BytesIO(data),
-                read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
-                parse_options=pj.ParseOptions(
-                    explicit_schema=_enterprise_schema(pa), unexpected_field_behavior="infer"
-                ),
-            )
+            table = _read_json_block(data, _enterprise_schema(pa))
             if table.num_rows != n:
                 self._strict(block)
                 return

@@ -8,6 +8,7 @@ ones, and the engine choice (``numpy``, ``auto``).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
@@ -21,7 +22,13 @@ from hypothesis import strategies as st
 from riskgrade import Grader, RecordSet, RulePack, load_pack
 from riskgrade._batch_eval import add_months, before, earliest_on_or_after
 from riskgrade._columns import columns_from_records, day_number, from_day_number
-from riskgrade.batch import AUTO_THRESHOLD, AutoEvaluator, BatchEvaluator, UnsupportedError
+from riskgrade.batch import (
+    AUTO_THRESHOLD,
+    AutoEvaluator,
+    BatchEvaluator,
+    UnsupportedError,
+    partition,
+)
 from riskgrade.dates import Duration
 from riskgrade.dates import add_months as native_add_months
 from riskgrade.dates import earliest_on_or_after as native_earliest
@@ -45,6 +52,12 @@ def _batch(name: str) -> BatchEvaluator:
     return BatchEvaluator(_pack(name))
 
 
+@cache
+def _parted(name: str) -> BatchEvaluator:
+    """The batch engine cutting every scheme into parts of a few events, on two threads."""
+    return BatchEvaluator(_pack(name), workers=2, part_events=7)
+
+
 def _native_lines(
     pack: RulePack, records: RecordSet, as_of: dt.date, lang: str = "en"
 ) -> list[str]:
@@ -56,8 +69,11 @@ def _batch_lines(name: str, records: RecordSet, as_of: dt.date, lang: str = "en"
     """The batch engine's decisions as JSON, checking that both ways of writing them agree."""
     evaluator = _batch(name)
     objects = [d.to_json() for d in evaluator.grade_records(records, as_of, lang)]  # type: ignore[arg-type]
-    grades = evaluator.evaluate(columns_from_records(records), as_of)
+    columns = columns_from_records(records)
+    grades = evaluator.evaluate(columns, as_of)
     assert list(grades.lines(lang)) == objects  # type: ignore[arg-type]
+    parted = _parted(name).evaluate(columns, as_of)
+    assert list(parted.lines(lang)) == objects  # type: ignore[arg-type]
     return objects
 
 
@@ -458,3 +474,39 @@ def test_columns_from_records_keep_exact_numbers() -> None:
 
 def _mapping_values(mapping: Mapping[str, object]) -> dict[str, object]:
     return dict(mapping)
+
+
+@given(
+    counts=st.lists(st.integers(0, 30), max_size=60),
+    part_events=st.integers(1, 50),
+    data=st.data(),
+)
+def test_partition_cuts_whole_enterprises_in_order(
+    counts: list[int], part_events: int, data: st.DataObject
+) -> None:
+    events = np.array(counts, dtype=np.int64)
+    chosen = data.draw(st.sets(st.integers(0, max(len(counts) - 1, 0)))) if counts else set()
+    rows = np.array(sorted(chosen), dtype=np.int64)
+    parts = partition(rows, events, part_events)
+    assert all(len(part) for part in parts)
+    joined = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    assert joined.tolist() == rows.tolist()
+    for part in parts:
+        assert len(part) == 1 or int(events[part].sum()) <= part_events
+    # Greedy: no part could have taken the next part's first enterprise.
+    for part, following in itertools.pairwise(parts):
+        assert int(events[part].sum()) + int(events[following[0]]) > part_events
+
+
+def test_a_county_graded_in_parts_on_threads_is_graded_as_in_one() -> None:
+    pack = _pack("zhuji")
+    enterprises, events = generate_county(CountySpec(enterprises=300, seed=11))
+    records = RecordSet.from_dicts(enterprises, events)
+    columns = columns_from_records(records)
+    as_of = dt.date(2009, 7, 1)
+    whole = BatchEvaluator(pack, workers=1, part_events=1 << 30).evaluate(columns, as_of)
+    parted = BatchEvaluator(pack, workers=2, part_events=100).evaluate(columns, as_of)
+    assert len(whole.parts) == len(pack.schemes)
+    assert len(parted.parts) > 10
+    assert list(parted.lines()) == list(whole.lines())
+    assert np.array_equal(parted.levels()[0], whole.levels()[0])

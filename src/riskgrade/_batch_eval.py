@@ -315,16 +315,34 @@ class Table:
     starts: I64
 
     @classmethod
-    def build(cls, events: EventColumns, enterprises: EnterpriseColumns, ent_rows: I64) -> Table:
-        order = events.sorted_order()
-        member = np.zeros(len(enterprises), dtype=bool)
-        member[ent_rows] = True
-        ents = events.ent[order]
-        keep = member[ents]
-        rows = order[keep]
-        local = np.full(len(enterprises), -1, dtype=np.int64)
-        local[ent_rows] = np.arange(len(ent_rows), dtype=np.int64)
-        return cls._make(events, enterprises, ent_rows, rows, local[ents[keep]])
+    def build(
+        cls,
+        events: EventColumns,
+        enterprises: EnterpriseColumns,
+        ent_rows: I64,
+        index: EventIndex | None = None,
+    ) -> Table:
+        """The table of the enterprises at ``ent_rows`` (ascending); ``index`` (made once for
+        many tables of the same events) makes the cost the group's size, not the events'."""
+        index = index or EventIndex.of(events, len(enterprises))
+        counts = index.start[ent_rows + 1] - index.start[ent_rows]
+        sorted_at = _gather_ranges(index.start[ent_rows], counts)
+        rows = index.order[sorted_at]
+        ent = np.repeat(np.arange(len(ent_rows), dtype=np.int32), counts)
+        local_start = np.cumsum(counts) - counts
+        # A correction or a rectification refers to a record of its own enterprise (the
+        # records module and the reader refuse anything else): its position in the table is
+        # its enterprise's first position there plus its place among that enterprise's events.
+        of = events.of[rows].astype(np.int64)
+        refers = of >= 0
+        target = np.full(len(rows), -1, dtype=np.int64)
+        if bool(refers.any()):
+            owner = ent[refers]
+            place = index.rank[of[refers]] - index.start[ent_rows[owner]]
+            if bool(((place < 0) | (place >= counts[owner])).any()):
+                raise ValueError("a record refers to a record of another enterprise")
+            target[refers] = local_start[owner] + place
+        return cls._make(events, enterprises, ent_rows, rows, ent, target)
 
     @classmethod
     def _make(
@@ -333,13 +351,10 @@ class Table:
         enterprises: EnterpriseColumns,
         ent_rows: I64,
         rows: I64,
-        ent: I64,
+        ent: npt.NDArray[np.integer[Any]],
+        target: I64,
     ) -> Table:
-        position = np.full(len(events), -1, dtype=np.int32)
-        position[rows] = np.arange(len(rows), dtype=np.int32)
-        of = events.of[rows]
-        target = np.where(of >= 0, position[np.maximum(of, 0)], -1).astype(np.int32)
-        starts = np.searchsorted(ent, np.arange(len(ent_rows) + 1, dtype=np.int64))
+        starts = np.searchsorted(ent, np.arange(len(ent_rows) + 1, dtype=ent.dtype))
         return cls(
             events=events,
             enterprises=enterprises,
@@ -348,24 +363,45 @@ class Table:
             ent=ent.astype(np.int32),
             date=events.date[rows],
             type=events.type[rows],
-            target=target,
+            target=target.astype(np.int32),
             starts=starts.astype(np.int64),
         )
 
     def subset(self, chosen: I64) -> Table:
         """Return the table of the group's enterprises at indices ``chosen`` (ascending)."""
-        member = np.zeros(len(self.ent_rows), dtype=bool)
-        member[chosen] = True
-        keep = member[self.ent]
-        local = np.full(len(self.ent_rows), -1, dtype=np.int64)
-        local[chosen] = np.arange(len(chosen), dtype=np.int64)
+        counts = self.starts[chosen + 1] - self.starts[chosen]
+        keep = _gather_ranges(self.starts[chosen], counts)
+        remap = np.full(len(self.rows), -1, dtype=np.int64)
+        remap[keep] = np.arange(len(keep), dtype=np.int64)
+        old = self.target[keep]
+        target = np.where(old >= 0, remap[np.maximum(old, 0)], -1)
+        ent = np.repeat(np.arange(len(chosen), dtype=np.int32), counts)
         return Table._make(
-            self.events,
-            self.enterprises,
-            self.ent_rows[chosen],
-            self.rows[keep],
-            local[self.ent[keep]],
+            self.events, self.enterprises, self.ent_rows[chosen], self.rows[keep], ent, target
         )
+
+
+@dataclass(frozen=True, eq=False)
+class EventIndex:
+    """Events in (enterprise, date, id) order, found by enterprise: made once, shared by the
+    tables of every part."""
+
+    #: Event rows in sorted order.
+    order: I64
+    #: Where each enterprise row's events start in ``order`` (``n + 1`` offsets).
+    start: I64
+    #: Each event row's place in ``order``.
+    rank: I64
+
+    @classmethod
+    def of(cls, events: EventColumns, n_enterprises: int) -> EventIndex:
+        order = events.sorted_order()
+        counts = np.bincount(events.ent, minlength=n_enterprises)
+        start = np.zeros(n_enterprises + 1, dtype=np.int64)
+        np.cumsum(counts, out=start[1:])
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
+        return cls(order, start, rank)
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,7 +481,7 @@ def _gather_ranges(starts: I64, counts: I64) -> I64:
     if total == 0:
         return np.zeros(0, dtype=np.int64)
     offsets = np.cumsum(counts) - counts
-    return np.repeat(starts - offsets, counts) + np.arange(total, dtype=np.int64)
+    return np.repeat(starts.astype(np.int64) - offsets, counts) + np.arange(total, dtype=np.int64)
 
 
 class _ItemFrame(Frame):
@@ -929,9 +965,8 @@ class _Run:
                 # A record's own date is one of the points: no search for where it starts.
                 starts = (self.record_point[iv.pos] + iv.start_shift, 1, True)
                 known = (0,)
-            found = _sweep(
-                self.p_keys, [starts, (keys(ent, iv.end), -1, iv.monotone)], found=known
-            ).astype(np.int32)
+            ends = (keys(ent, iv.end), -1, iv.monotone)
+            found = _sweep(self.p_keys, [starts, ends], found=known).astype(np.int32)
             self._counts[name] = found
         return found
 

@@ -21,15 +21,23 @@ import datetime as dt
 import io
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, BinaryIO, Final, TextIO, cast
+from typing import TYPE_CHECKING, BinaryIO, Final, TextIO, TypeVar, cast
 
 import numpy as np
 
-from riskgrade._batch_eval import NativeNeeded, SchemePlan, SchemeResult, Table, run_scheme
-from riskgrade._batch_out import SchemeDecisions
+from riskgrade._batch_eval import (
+    EventIndex,
+    NativeNeeded,
+    SchemePlan,
+    SchemeResult,
+    Table,
+    run_scheme,
+)
+from riskgrade._batch_out import JsonPieces, SchemeDecisions
 from riskgrade._columns import (
     EnterpriseColumns,
     EventColumns,
@@ -65,6 +73,13 @@ AUTO_THRESHOLD: Final = 2_000
 Below it the native evaluator is as fast (the batch engine's fixed cost, a few tens of
 milliseconds per scheme, dominates a small county) and decisions come one by one."""
 
+PART_EVENTS: Final = 1 << 21
+"""Events graded together at most: a scheme's enterprises are cut into parts of about this
+many events (whole enterprises), graded on threads, and memory stays proportional to a part."""
+
+MAX_WORKERS: Final = 4
+"""Threads grading parts at once, at most (fewer where the machine has fewer cores)."""
+
 Progress = Callable[[int], None]
 ReadProgress = Callable[[str, int, int], None]
 
@@ -79,8 +94,19 @@ class BatchEvaluator(Evaluator):
 
     name = "numpy"
 
-    def __init__(self, pack: RulePack) -> None:
+    def __init__(
+        self,
+        pack: RulePack,
+        *,
+        workers: int | None = None,
+        part_events: int = PART_EVENTS,
+    ) -> None:
         super().__init__(pack)
+        #: Threads grading parts at once (numpy lets go of the GIL in its loops): the
+        #: machine's cores, at most :data:`MAX_WORKERS`.
+        self.workers = workers or min(MAX_WORKERS, os.cpu_count() or 1)
+        #: Events a part holds at most (a part is never smaller than one enterprise).
+        self.part_events = part_events
         self.plans = {name: SchemePlan(scheme) for name, scheme in pack.schemes.items()}
         self._dry_run()
 
@@ -112,29 +138,34 @@ class BatchEvaluator(Evaluator):
         exact 64-bit arithmetic).
         """
         try:
-            groups, results = self._results(records, as_of)
+            parts = self._results(records, as_of)
         except NativeNeeded as exc:
             self._native_error(records, int(exc.ent_rows.min()), as_of)
             raise AssertionError from None  # _native_error always raises
-        return BatchGrades(self, records, as_of, groups, results)
+        return BatchGrades(self, records, as_of, parts)
 
-    def _results(
-        self, records: Records, as_of: dt.date
-    ) -> tuple[dict[str, np.ndarray], dict[str, SchemeResult]]:
-        groups = self.groups(records.enterprises)
-        results: dict[str, SchemeResult] = {}
-        natives: list[np.ndarray] = []
-        for name, rows in groups.items():
-            if len(rows) == 0:
-                continue
-            table = Table.build(records.events, records.enterprises, rows)
-            try:
-                results[name] = run_scheme(self.plans[name], table, day_number(as_of))
-            except NativeNeeded as exc:
-                natives.append(exc.ent_rows)
+    def _results(self, records: Records, as_of: dt.date) -> list[Part]:
+        """Grade every part (:func:`partition`) on :attr:`workers` threads; the parts in
+        scheme order, then row order."""
+        index = EventIndex.of(records.events, len(records.enterprises))  # shared by the parts
+        day = day_number(as_of)
+        counts = np.diff(index.start)
+        jobs = [
+            (name, part)
+            for name, rows in self.groups(records.enterprises).items()
+            for part in partition(rows, counts, self.part_events)
+        ]
+
+        def grade(job: tuple[str, np.ndarray]) -> Part:
+            name, rows = job
+            table = Table.build(records.events, records.enterprises, rows, index)
+            return Part(name, rows, run_scheme(self.plans[name], table, day))
+
+        outcomes = _map(grade, jobs, self.workers)
+        natives = [o.ent_rows for o in outcomes if isinstance(o, NativeNeeded)]
         if natives:
             raise NativeNeeded(np.concatenate(natives))
-        return groups, results
+        return [o for o in outcomes if isinstance(o, Part)]
 
     def check(
         self,
@@ -182,6 +213,54 @@ class BatchEvaluator(Evaluator):
         grades = self.evaluate(columns, as_of)
         explain = _RecordSetExplainer(self.pack, records, as_of, lang)
         yield from grades.decisions(lang, progress, explain)
+
+
+@dataclass(frozen=True, eq=False)
+class Part:
+    """Some enterprises of one scheme, graded together: the scheme, their rows (ascending)
+    and the result."""
+
+    scheme: str
+    rows: np.ndarray
+    result: SchemeResult
+
+
+def partition(rows: np.ndarray, events: np.ndarray, part_events: int) -> list[np.ndarray]:
+    """Cut ``rows`` (ascending) into runs of whole enterprises holding at most ``part_events``
+    events each (an enterprise with more is a part of its own); no part for no rows.
+    ``events`` is the number of events of every enterprise row."""
+    if len(rows) == 0:
+        return []
+    total = np.cumsum(events[rows])
+    cuts: list[int] = []
+    low = 0
+    while low < len(rows):
+        base = int(total[low - 1]) if low else 0
+        high = int(np.searchsorted(total, base + part_events, side="right"))
+        high = max(high, low + 1)
+        cuts.append(high)
+        low = high
+    return np.split(rows, cuts[:-1])
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _map(work: Callable[[_T], _R], jobs: Sequence[_T], workers: int) -> list[_R | NativeNeeded]:
+    """``work`` over ``jobs`` on up to ``workers`` threads, in order; a job that needs the
+    native evaluator gives its :class:`NativeNeeded` in place of a result."""
+
+    def attempt(job: _T) -> _R | NativeNeeded:
+        try:
+            return work(job)
+        except NativeNeeded as exc:
+            return exc
+
+    if workers <= 1 or len(jobs) <= 1:
+        return [attempt(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(attempt, jobs))
 
 
 def check_enterprises(
@@ -334,14 +413,13 @@ class BatchGrades:
         evaluator: BatchEvaluator,
         records: Records,
         as_of: dt.date,
-        groups: dict[str, np.ndarray],
-        results: dict[str, SchemeResult],
+        parts: Sequence[Part],
     ) -> None:
         self.evaluator = evaluator
         self.records = records
         self.as_of = as_of
-        self.groups = groups
-        self.results = results
+        #: The enterprises graded together, each with its result.
+        self.parts = tuple(parts)
 
     def __len__(self) -> int:
         return len(self.records.enterprises)
@@ -351,12 +429,9 @@ class BatchGrades:
         -1 for "no level", and the level names of each scheme in pack order."""
         names = list(self.evaluator.pack.schemes)
         out = np.full((len(self), 2), -1, dtype=np.int64)
-        for name, rows in self.groups.items():
-            result = self.results.get(name)
-            if result is None:
-                continue
-            out[rows, 0] = names.index(name)
-            out[rows, 1] = result.outcome.level
+        for part in self.parts:
+            out[part.rows, 0] = names.index(part.scheme)
+            out[part.rows, 1] = part.result.outcome.level
         return out, [self.evaluator.pack.schemes[n].levels for n in names]
 
     def decisions(
@@ -408,15 +483,19 @@ class BatchGrades:
         owner = np.zeros(n, dtype=bool)
         parts = []
         size = 0
-        for name, rows in self.groups.items():
-            result = self.results.get(name)
-            if result is None:
-                continue
-            owner[rows] = True
-            built = SchemeDecisions(result, pack.ref, self.as_of).json_pieces(ids, rows, lang)
-            counts[rows] = built.counts
-            parts.append((rows, built, size))
+
+        def build(part: Part) -> JsonPieces:
+            decisions = SchemeDecisions(part.result, pack.ref, self.as_of)
+            return decisions.json_pieces(ids, part.rows, lang)
+
+        built_parts = _map(build, self.parts, self.evaluator.workers)
+        for part, built in zip(self.parts, built_parts, strict=True):
+            assert not isinstance(built, NativeNeeded)
+            owner[part.rows] = True
+            counts[part.rows] = built.counts
+            parts.append((part.rows, built, size))
             size += len(built.pool)
+        del built_parts
         if not bool(owner.all()):
             missing = int(np.flatnonzero(~owner)[0])
             enterprise_id = ids.get(missing)
@@ -451,12 +530,10 @@ class BatchGrades:
         streams: list[Iterator[Decision]] = []
         owner = np.full(n, -1, dtype=np.int64)
         ids = self.records.enterprises.ids
-        for name, rows in self.groups.items():
-            result = self.results.get(name)
-            if result is None:
-                continue
+        for part in self.parts:
+            rows = part.rows
             owner[rows] = len(streams)
-            builder = SchemeDecisions(result, pack.ref, self.as_of)
+            builder = SchemeDecisions(part.result, pack.ref, self.as_of)
             streams.append(
                 builder.render(ids.to_list(rows), lang, explainer=explain, rows=rows.tolist())
             )

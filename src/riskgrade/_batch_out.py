@@ -630,8 +630,13 @@ class SchemeDecisions:
         level_json = ["null", *(encode(n) for n in names)]
         transition_json = ["null" if t is None else encode(t) for t in TRANSITIONS]
         head = f',"scheme":{encode(scheme.name)},"as_of":"{self.as_of.isoformat()}","assessed_on":"'
+        # The day, then the levels and the score: one piece per distinct value of each.
+        day_code, day_first = _group([outcome.day])
+        b_base = len(pool)
+        for j in day_first.tolist():
+            pool.append(f'{head}{from_day_number(int(outcome.day[j])).isoformat()}",'.encode())
+        day_piece = b_base + day_code
         state_columns = [
-            outcome.day,
             outcome.level,
             outcome.previous,
             outcome.raw,
@@ -647,7 +652,6 @@ class SchemeDecisions:
             else:
                 score_json = "null"
             text = (
-                f'{head}{from_day_number(int(outcome.day[j])).isoformat()}",'
                 f'"level":{level_json[int(outcome.level[j]) + 1]},'
                 f'"previous_level":{level_json[int(outcome.previous[j]) + 1]},'
                 f'"raw_level":{level_json[int(outcome.raw[j]) + 1]},"score":{score_json},'
@@ -773,19 +777,20 @@ class SchemeDecisions:
             evidence_piece = np.zeros(0, dtype=np.int64)
         # 6. Where each piece goes.
         pair_pieces = np.maximum(1, 2 * p_count)
-        per_line = 3 + np.bincount(p_ent, weights=pair_pieces, minlength=m).astype(np.int64)
+        per_line = 4 + np.bincount(p_ent, weights=pair_pieces, minlength=m).astype(np.int64)
         line_start = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(per_line, out=line_start[1:])
         pieces = np.zeros(int(line_start[-1]), dtype=np.int64)
         pieces[line_start[:-1]] = a_base + np.arange(m, dtype=np.int64)
-        pieces[line_start[:-1] + 1] = state_piece
+        pieces[line_start[:-1] + 1] = day_piece
+        pieces[line_start[:-1] + 2] = state_piece
         pieces[line_start[1:] - 1] = tail_piece
         if len(p_ent):
             ends = np.cumsum(pair_pieces)
             before = ends - pair_pieces
             first_of_line = np.searchsorted(p_ent, p_ent)  # first pair of each pair's line
             within = before - before[first_of_line]
-            at = line_start[p_ent] + 2 + within
+            at = line_start[p_ent] + 3 + within
             pieces[at] = p_piece
             if len(evidence_piece):
                 owner = np.repeat(np.arange(len(p_ent), dtype=np.int64), p_count)

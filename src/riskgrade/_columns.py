@@ -300,15 +300,20 @@ def _sort_events(events: EventColumns) -> I64:
     n = len(events)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    key = (events.ent.astype(np.int64) << 32) + (events.date.astype(np.int64) - NO_DATE)
-    if bool((key[1:] >= key[:-1]).all()):
-        # Files usually list each enterprise's events together, by date: nothing to sort.
+    step_ent = np.diff(events.ent)
+    step_day = np.diff(events.date)
+    if bool(((step_ent > 0) | ((step_ent == 0) & (step_day >= 0))).all()):
+        # Files usually list each enterprise's events together, by date: nothing to sort
+        # (checked on the 32-bit columns as they are, the cheapest way).
         order = np.arange(n, dtype=np.int64)
-        sorted_key = key
+        tied = np.flatnonzero((step_ent == 0) & (step_day == 0))
     else:
+        key = _day_keys(events, None)
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
-    tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
+        tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
+        del key, sorted_key
+    del step_ent, step_day
     if len(tied) == 0:
         return order
     # Events of one enterprise on one day are ordered by id (code point order = UTF-8 byte order).
@@ -323,12 +328,20 @@ def _sort_events(events: EventColumns) -> I64:
         at = np.searchsorted(members, tied)  # tied + 1 is the next member
         if bool((keys[at] < keys[at + 1]).all()):
             return order  # already in id order (as files usually are)
-        sub = np.lexsort((keys, sorted_key[members]))
+        sub = np.lexsort((keys, _day_keys(events, rows)))
     else:
         names = np.array(ids.to_list(), dtype=object)
-        sub = np.lexsort((names.astype(str), sorted_key[members]))
+        sub = np.lexsort((names.astype(str), _day_keys(events, rows)))
     order[members] = rows[sub]
     return order
+
+
+def _day_keys(events: EventColumns, rows: I64 | None) -> I64:
+    """(enterprise, date) as one sortable 64-bit key, for the events at ``rows`` (all: None)."""
+    ent = events.ent if rows is None else events.ent[rows]
+    day = events.date if rows is None else events.date[rows]
+    key: I64 = (ent.astype(np.int64) << 32) + (day.astype(np.int64) - NO_DATE)
+    return key
 
 
 # --------------------------------------------------------------------------------------------

@@ -1414,11 +1414,56 @@ def _band_levels(values: I64, exp: int, bands: Sequence[object]) -> I64:
 # 5. The fold, in lock-step
 
 
+@dataclass
+class _Steps:
+    """The points laid out step by step for the fold.
+
+    Enterprises are ranked by their number of points, most first (``rank``: the enterprises
+    in that order), so that the enterprises with a ``k``-th point are the first ``alive[k]``
+    of the ranking and those for which it is the last are the slice
+    ``[alive[k + 1], alive[k])``. A per-point column in step order (:meth:`column`) holds the
+    ``k``-th points of those enterprises at ``[start[k], start[k] + alive[k])``: every step
+    reads and writes contiguous slices, no gathers.
+    """
+
+    rank: I64
+    alive: I64
+    start: I64
+    #: Each point's place in step order.
+    place: I64
+
+    @classmethod
+    def of(cls, run: _Run) -> _Steps:
+        counts = np.diff(run.p_start)
+        rank = np.argsort(-counts, kind="stable")
+        ranked = counts[rank]
+        most = int(ranked[0]) if len(ranked) else 0
+        # alive[k]: how many enterprises have more than k points (ranked is non-increasing).
+        alive = np.searchsorted(-ranked, -np.arange(most + 1, dtype=np.int64), "left")
+        alive = alive.astype(np.int64)
+        start = np.zeros(most + 1, dtype=np.int64)
+        np.cumsum(alive[:-1], out=start[1:])
+        position = np.empty(len(rank), dtype=np.int64)
+        position[rank] = np.arange(len(rank), dtype=np.int64)
+        ent = run.p_ent.astype(np.int64)
+        step = np.arange(run.n_points, dtype=np.int64) - run.p_start[ent]
+        place = start[step] + position[ent]
+        return cls(rank, alive, start, place)
+
+    def column(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """A per-point column in step order."""
+        out = np.empty(len(values), dtype=values.dtype)
+        out[self.place] = values
+        return out
+
+
 def fold(run: _Run, assessed: Assessed) -> Outcome:
     """Advance the policy over every point; return each enterprise's last step."""
     scheme = run.scheme
     policy = scheme.policy
     m = run.n_ents
+    steps = _Steps.of(run)
+    # The state and the last steps, by rank (see _Steps); put back in enterprise order below.
     level = np.full(m, -1, dtype=np.int64)
     since = np.zeros(m, dtype=np.int64)
     initial_on = np.full(m, INF, dtype=np.int64)
@@ -1440,38 +1485,47 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
         held_stood=np.zeros(m, dtype=bool),
         floors=np.zeros(m, dtype=bool),
     )
-    counts = np.diff(run.p_start)
-    alive = np.arange(m, dtype=np.int64)
-    stood_before = None
-    steps = 1
+    p_day = steps.column(run.p_day.astype(np.int64))
+    p_raw = steps.column(assessed.raw)
+    p_floor = steps.column(assessed.floor)
+    p_kind = steps.column(run.p_kind)
+    p_clean = None if assessed.clean is None else steps.column(assessed.clean)
+    p_anniv = steps.column(run.p_anniv) if isinstance(policy, YearlyPolicy) else None
+    p_stood = None
     if isinstance(policy, HysteresisPolicy):
-        stood_before = before(run.p_day, policy.stood.to_duration()).astype(np.int32)
-        steps = policy.steps
+        p_stood = steps.column(before(run.p_day, policy.stood.to_duration()).astype(np.int64))
     worst = len(scheme.levels) - 1
     lean = not isinstance(policy, YearlyPolicy)
-    k = 0
-    while True:
-        alive = alive[counts[alive] > k]
-        if len(alive) == 0:
-            break
-        active = alive
-        if lean:
+    alive = steps.alive
+    for k in range(len(alive) - 1):
+        high = int(alive[k])
+        low = int(alive[k + 1]) if lean else 0  # under the yearly policy every step is full
+        base = int(steps.start[k])
+        if lean and low:
             # Steps that are not an enterprise's last only move its state (level, since,
             # initial day); the last step's transition, cause and reasons are worked out below.
-            passing = counts[alive] > k + 1
-            if bool(passing.any()):
-                _advance(run, assessed, level, since, initial_on, alive[passing], k, stood_before)
-                active = alive[~passing]
-                if len(active) == 0:
-                    k += 1
-                    continue
-        idx = run.p_start[active] + k
-        day = run.p_day[idx]
-        r = assessed.raw[idx]
-        lv = level[active]
+            at = slice(base, base + low)
+            _advance(
+                policy,
+                level[:low],
+                since[:low],
+                initial_on[:low],
+                p_day[at],
+                p_raw[at],
+                p_floor[at],
+                None if p_clean is None else p_clean[at],
+                None if p_stood is None else p_stood[at],
+            )
+        if low == high:
+            continue
+        at = slice(base + low, base + high)
+        mine = slice(low, high)
+        day = p_day[at]
+        r = p_raw[at]
+        lv = level[mine].copy()  # a slice is a view: keep the level before the step
         new = lv < 0
         graded_now = new & (r >= 0)
-        fl = assessed.floor[idx]
+        fl = p_floor[at]
         floored = graded_now & (fl > r)
         first_level = np.where(floored, fl, r)
         trans = np.where(new, np.where(graded_now, T_INITIAL, T_NONE), T_UNCHANGED)
@@ -1482,23 +1536,25 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
         )
         new_level = np.where(graded_now, first_level, lv)
         cause_a = np.where(graded_now, first_level, -1)
-        cause_b = np.full(len(active), -1, dtype=np.int64)
-        number = np.zeros(len(active), dtype=np.int64)
-        held_adverse = np.zeros(len(active), dtype=bool)
-        held_stood = np.zeros(len(active), dtype=bool)
-        old_since = since[active]
+        size = high - low
+        cause_b = np.full(size, -1, dtype=np.int64)
+        number = np.zeros(size, dtype=np.int64)
+        held_adverse = np.zeros(size, dtype=bool)
+        held_stood = np.zeros(size, dtype=bool)
+        old_since = since[mine].copy()
         new_since = np.where(graded_now, day, old_since)
         old = ~new
         if isinstance(policy, YearlyPolicy):
-            assert assessed.clean is not None
-            anniv = run.p_anniv[idx] & (day > initial_on[active]) & old
+            assert p_clean is not None
+            assert p_anniv is not None
+            anniv = p_anniv[at] & (day > initial_on[mine]) & old
             wait = old & ~anniv
             cause = np.where(wait, C_YEARLY_WAIT, cause)
-            number = np.where(wait, clean_years[active], number)
-            trig = anniv & (assessed.clean[idx] > 0)
+            number = np.where(wait, clean_years[mine], number)
+            trig = anniv & (p_clean[at] > 0)
             raised = np.minimum(worst, lv + policy.raise_levels)
             clean_now = anniv & ~trig
-            grown = clean_years[active] + 1
+            grown = clean_years[mine] + 1
             lower = clean_now & (grown >= policy.clean_years)
             lowered = np.maximum(0, lv - policy.lower_steps)
             moved_level = np.where(trig, raised, np.where(lower, lowered, lv))
@@ -1514,9 +1570,9 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
             cause_b = np.where(trig | lower, moved_level, cause_b)
             number = np.where(trig, policy.raise_levels, number)
             number = np.where(clean_now, grown, number)
-            next_clean = np.where(trig | lower, 0, np.where(clean_now, grown, clean_years[active]))
-            clean_years[active] = np.where(
-                graded_now, 0, np.where(old, next_clean, clean_years[active])
+            next_clean = np.where(trig | lower, 0, np.where(clean_now, grown, clean_years[mine]))
+            clean_years[mine] = np.where(
+                graded_now, 0, np.where(old, next_clean, clean_years[mine])
             )
         else:
             known = old & (r >= 0)
@@ -1531,13 +1587,14 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
                 cause_a = np.where(moved, lv, cause_a)
                 cause_b = np.where(moved, r, cause_b)
             else:
-                assert stood_before is not None
-                assert assessed.clean is not None
-                adverse = assessed.clean[idx] > 0
-                stood_ok = old_since <= stood_before[idx]
+                assert p_stood is not None
+                assert p_clean is not None
+                assert isinstance(policy, HysteresisPolicy)
+                adverse = p_clean[at] > 0
+                stood_ok = old_since <= p_stood[at]
                 held = better & (adverse | ~stood_ok)
                 improve = better & ~held
-                improved_level = np.maximum(r, lv - steps)
+                improved_level = np.maximum(r, lv - policy.steps)
                 new_level = np.where(worse, r, np.where(improve, improved_level, new_level))
                 new_since = np.where(worse | improve, day, new_since)
                 trans = np.where(
@@ -1551,26 +1608,48 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
                 number = np.where(held & adverse & ~stood_ok, 1, number)
                 held_adverse = held & adverse
                 held_stood = held & ~stood_ok
-        level[active] = new_level
-        since[active] = new_since
-        initial_on[active] = np.where(graded_now, day, initial_on[active])
-        out.day[active] = day
-        out.kind[active] = run.p_kind[idx]
-        out.level[active] = new_level
-        out.previous[active] = lv
-        out.raw[active] = r
-        out.transition[active] = trans
-        out.cause[active] = cause
-        out.cause_a[active] = cause_a
-        out.cause_b[active] = cause_b
-        out.number[active] = number
-        out.since[active] = new_since
-        out.held_adverse[active] = held_adverse
-        out.held_stood[active] = held_stood
-        out.floors[active] = floored
-        k += 1
-    out.extra["initial_on"] = initial_on
-    out.extra["clean_years"] = clean_years
+        level[mine] = new_level
+        since[mine] = new_since
+        initial_on[mine] = np.where(graded_now, day, initial_on[mine])
+        out.day[mine] = day
+        out.kind[mine] = p_kind[at]
+        out.level[mine] = new_level
+        out.previous[mine] = lv
+        out.raw[mine] = r
+        out.transition[mine] = trans
+        out.cause[mine] = cause
+        out.cause_a[mine] = cause_a
+        out.cause_b[mine] = cause_b
+        out.number[mine] = number
+        out.since[mine] = new_since
+        out.held_adverse[mine] = held_adverse
+        out.held_stood[mine] = held_stood
+        out.floors[mine] = floored
+    # Back from rank order to enterprise order.
+    for name in (
+        "day",
+        "kind",
+        "level",
+        "previous",
+        "raw",
+        "transition",
+        "cause",
+        "cause_a",
+        "cause_b",
+        "number",
+        "since",
+        "held_adverse",
+        "held_stood",
+        "floors",
+    ):
+        ranked = getattr(out, name)
+        ordered = np.empty_like(ranked)
+        ordered[steps.rank] = ranked
+        setattr(out, name, ordered)
+    for name, ranked in (("initial_on", initial_on), ("clean_years", clean_years)):
+        ordered = np.empty_like(ranked)
+        ordered[steps.rank] = ranked
+        out.extra[name] = ordered
     out.extra["policy_cause"] = out.cause.copy()
     out.extra["policy_a"] = out.cause_a.copy()
     out.extra["policy_b"] = out.cause_b.copy()
@@ -1578,28 +1657,24 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
 
 
 def _advance(
-    run: _Run,
-    assessed: Assessed,
+    policy: object,
     level: I64,
     since: I64,
     initial_on: I64,
-    active: I64,
-    k: int,
+    day: I64,
+    r: I64,
+    fl: I64,
+    clean: I64 | None,
     stood_before: I64 | None,
 ) -> None:
-    """Step ``k`` of :func:`fold` for the ``active`` enterprises under the direct or the
-    hysteresis policy, keeping only the state: level, since, the initial assessment's day."""
-    policy = run.scheme.policy
-    idx = run.p_start[active] + k
-    day = run.p_day[idx]
-    r = assessed.raw[idx]
-    lv = level[active]
+    """A step of :func:`fold` under the direct or the hysteresis policy for enterprises for
+    which it is not the last, keeping only the state (``level``, ``since``, ``initial_on``,
+    updated in place): the arrays are the enterprises' slices of the state and of the step."""
+    lv = level.copy()
     new = lv < 0
     graded_now = new & (r >= 0)
-    fl = assessed.floor[idx]
     new_level = np.where(graded_now, np.where(fl > r, fl, r), lv)
-    old_since = since[active]
-    new_since = np.where(graded_now, day, old_since)
+    new_since = np.where(graded_now, day, since)
     known = ~new & (r >= 0)
     worse = known & (r > lv)
     better = known & (r < lv)
@@ -1610,17 +1685,16 @@ def _advance(
     else:
         assert isinstance(policy, HysteresisPolicy)
         assert stood_before is not None
-        assert assessed.clean is not None
-        adverse = assessed.clean[idx] > 0
-        stood_ok = old_since <= stood_before[idx]
+        assert clean is not None
+        adverse = clean > 0
+        stood_ok = since <= stood_before
         improve = better & ~adverse & stood_ok
         improved_level = np.maximum(r, lv - policy.steps)
         new_level = np.where(worse, r, np.where(improve, improved_level, new_level))
         new_since = np.where(worse | improve, day, new_since)
-    level[active] = new_level
-    since[active] = new_since
-    if bool(graded_now.any()):
-        initial_on[active[graded_now]] = day[graded_now]
+    level[:] = new_level
+    since[:] = new_since
+    np.copyto(initial_on, day, where=graded_now)
 
 
 def first_graded(run: _Run, assessed: Assessed) -> I64:

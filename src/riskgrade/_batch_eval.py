@@ -1457,6 +1457,25 @@ class _Steps:
         return out
 
 
+_STEP_FIELDS: Final = (
+    "day",
+    "kind",
+    "level",
+    "previous",
+    "raw",
+    "transition",
+    "cause",
+    "cause_a",
+    "cause_b",
+    "number",
+    "since",
+    "held_adverse",
+    "held_stood",
+    "floors",
+)
+"""The fields of :class:`Outcome` that a step of the fold sets."""
+
+
 def fold(run: _Run, assessed: Assessed) -> Outcome:
     """Advance the policy over every point; return each enterprise's last step."""
     scheme = run.scheme
@@ -1611,37 +1630,26 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
         level[mine] = new_level
         since[mine] = new_since
         initial_on[mine] = np.where(graded_now, day, initial_on[mine])
-        out.day[mine] = day
-        out.kind[mine] = p_kind[at]
-        out.level[mine] = new_level
-        out.previous[mine] = lv
-        out.raw[mine] = r
-        out.transition[mine] = trans
-        out.cause[mine] = cause
-        out.cause_a[mine] = cause_a
-        out.cause_b[mine] = cause_b
-        out.number[mine] = number
-        out.since[mine] = new_since
-        out.held_adverse[mine] = held_adverse
-        out.held_stood[mine] = held_stood
-        out.floors[mine] = floored
+        last_step = {
+            "day": day,
+            "kind": p_kind[at],
+            "level": new_level,
+            "previous": lv,
+            "raw": r,
+            "transition": trans,
+            "cause": cause,
+            "cause_a": cause_a,
+            "cause_b": cause_b,
+            "number": number,
+            "since": new_since,
+            "held_adverse": held_adverse,
+            "held_stood": held_stood,
+            "floors": floored,
+        }
+        for name, value in last_step.items():
+            getattr(out, name)[mine] = value
     # Back from rank order to enterprise order.
-    for name in (
-        "day",
-        "kind",
-        "level",
-        "previous",
-        "raw",
-        "transition",
-        "cause",
-        "cause_a",
-        "cause_b",
-        "number",
-        "since",
-        "held_adverse",
-        "held_stood",
-        "floors",
-    ):
+    for name in _STEP_FIELDS:
         ranked = getattr(out, name)
         ordered = np.empty_like(ranked)
         ordered[steps.rank] = ranked

@@ -73,6 +73,8 @@ class _Slot:
     details: Sequence[str | None] = ()
     #: The slot's own cause (a held improvement's blockers), rendered as its text.
     cause_of: Callable[[int], Cause] | None = None
+    #: The decision's cause code where the decision's cause is this slot's own.
+    cause_code: int | None = None
 
 
 def _grouped(run_ent: I64, positions: I64, m: int) -> tuple[I64, I64]:
@@ -216,6 +218,7 @@ class SchemeDecisions:
                     offsets=offsets,
                     positions=positions,
                     cause_of=self._held_cause(True),
+                    cause_code=C_HELD_ADVERSE,
                 ),
                 _Slot(
                     "regrade.held.stood",
@@ -223,6 +226,7 @@ class SchemeDecisions:
                     True,
                     outcome.held_stood,
                     cause_of=self._held_cause(False),
+                    cause_code=C_HELD_STOOD,
                 ),
             ]
         if isinstance(policy, YearlyPolicy):
@@ -675,8 +679,15 @@ class SchemeDecisions:
             base_text = slot.text.get(lang)
             texts_of: Callable[[int], str]
             if slot.cause_of is not None:
+                # Where the decision's cause is the slot's own, its text is rendered already.
                 make = slot.cause_of
-                own = [render_cause(make(i), scheme, lang) for i in ents.tolist()]
+                same = outcome.cause[ents] == slot.cause_code
+                own = [
+                    cause_text[code] if shared else render_cause(make(i), scheme, lang)
+                    for i, shared, code in zip(
+                        ents.tolist(), same.tolist(), cause_code[ents].tolist(), strict=True
+                    )
+                ]
                 text_code: I64 = np.arange(len(ents), dtype=np.int64)
                 texts_of = own.__getitem__
             elif slot.policy:

@@ -268,8 +268,12 @@ def grade(enterprise: Record, events: Sequence[Record], as_of: dt.date) -> Outco
     name = levels[level]
     inspected = [date_of(r) for r in world.upto(as_of) if r["type"] in ("inspection", "spot_check")]
     due = months_later(max(inspected), 12 // FREQUENCY[name]) if inspected else as_of
+    # A void or an overturned re-test rewrites history; an upheld re-test changes nothing
+    # (docs/semantics.md).
     corrections = any(
-        r["type"] in ("void", "recheck") and date_of(r) == point for r in world.records
+        date_of(r) == point
+        and (r["type"] == "void" or (r["type"] == "recheck" and r["result"] == "overturned"))
+        for r in world.records
     )
     return Outcome(
         level=name,

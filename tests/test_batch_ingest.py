@@ -273,3 +273,321 @@ def test_a_bad_csv_row_names_its_line_and_field(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         read_records(csv_path, events_path)
     assert (caught.value.file, caught.value.line, caught.value.field) == (str(csv_path), 3, "uscc")
+
+
+# --------------------------------------------------------------------------------------------
+# The DuckDB path (riskgrade.ingest reads events through DuckDB where it is installed) and its
+# hazards: DuckDB drops keys it was not asked for, accepts trailing commas and NaN, re-writes
+# numbers and strings; the length check must still send every such line to the strict parser.
+
+_DUCKDB = "duckdb"
+_PYARROW = "pyarrow"
+
+
+class _Reader:
+    """Which reader a test runs, and the batches the DuckDB path checked itself."""
+
+    def __init__(self, duckdb: bool) -> None:
+        self.duckdb = duckdb
+        self.batches = 0
+
+
+@pytest.fixture(params=[_DUCKDB, _PYARROW])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> _Reader:
+    """Read through DuckDB (in batches of 5 rows, so that batches end everywhere) or, with
+    DuckDB made unimportable, through pyarrow."""
+    from riskgrade import ingest
+
+    chosen = _Reader(request.param == _DUCKDB)
+    if chosen.duckdb:
+        pytest.importorskip("duckdb")
+        monkeypatch.setattr(ingest, "_DUCK_ROWS", 5)
+        checked = ingest._chunk_from_duck
+
+        def counting(batch: object) -> object:
+            chosen.batches += 1
+            return checked(batch)
+
+        monkeypatch.setattr(ingest, "_chunk_from_duck", counting)
+    else:
+        monkeypatch.setattr(ingest, "_duckdb", lambda: None)
+    return chosen
+
+
+def _good(i: int) -> str:
+    record: dict[str, object] = {
+        "id": f"G{i:04d}",
+        "enterprise_id": "E1",
+        "date": "2009-01-05",
+        "type": "complaint",
+        "substantiated": i % 2 == 0,
+    }
+    return _dump(record)
+
+
+def _surrounded(line: str, before: int = 12, after: int = 12) -> list[str]:
+    """``line`` among good lines, in the middle of a batch and of the file."""
+    return [_good(i) for i in range(before)] + [line] + [_good(i) for i in range(100, 100 + after)]
+
+
+HAZARDS = {
+    "unknown key": _ev('"type":"complaint","substantiated":true,"x":1'),
+    "unknown key twice": _ev('"type":"complaint","substantiated":true,"x":1,"x":2'),
+    "unknown key with null": _ev('"type":"complaint","substantiated":true,"x":null'),
+    "duplicate key": _ev('"type":"complaint","substantiated":true,"substantiated":false'),
+    "duplicate key same value": _ev('"type":"complaint","substantiated":true,"substantiated":true'),
+    "number for a string": _ev('"type":"void","of":5,"reason":"r"'),
+    "string for a number": _ev('"type":"enforcement","penalty":"fine","amount":"5"'),
+    "string true for a boolean": _ev('"type":"complaint","substantiated":"true"'),
+    "number for a boolean": _ev('"type":"complaint","substantiated":1'),
+    "number for a date": _ev(_COMPLAINT, '{"id":"B","enterprise_id":"E1","date":20090105,'),
+    "number for an enum": _ev('"type":"spot_check","result":1'),
+    "null id": _ev(_COMPLAINT, '{"id":null,"enterprise_id":"E1","date":"2009-01-05",'),
+    "null required": _ev('"type":"complaint","substantiated":null'),
+    "null item": _ev('"type":"spot_check","result":"fail","items":[null]'),
+    "null item kind": _ev('"type":"spot_check","result":"fail","items":[{"name":"x","kind":null}]'),
+    "unknown item key": _ev(
+        '"type":"spot_check","result":"fail","items":[{"name":"x","kind":"safety","y":1}]'
+    ),
+    "blank item name": _ev(
+        '"type":"spot_check","result":"fail","items":[{"name":" ","kind":"safety"}]'
+    ),
+    "item not an object": _ev('"type":"spot_check","result":"fail","items":["x"]'),
+    "items an object": _ev('"type":"spot_check","result":"fail","items":{"name":"x"}'),
+    "null score": _ev('"type":"inspection","outcome":"minor","scores":{"hygiene":null}'),
+    "string score": _ev('"type":"inspection","outcome":"minor","scores":{"hygiene":"5"}'),
+    "duplicate score name": _ev('"type":"inspection","outcome":"minor","scores":{"a":1,"a":2}'),
+    "scores a list": _ev('"type":"inspection","outcome":"minor","scores":[1,2]'),
+    "trailing comma": _ev('"type":"complaint","substantiated":true,'),
+    "trailing comma in items": _ev(
+        '"type":"spot_check","result":"fail","items":[{"name":"x","kind":"safety"},]'
+    ),
+    "infinity amount": _ev('"type":"enforcement","penalty":"fine","amount":Infinity'),
+    "date with a slash": _ev(_COMPLAINT, '{"id":"B","enterprise_id":"E1","date":"2009/01/05",'),
+    "year zero": _ev(_COMPLAINT, '{"id":"B","enterprise_id":"E1","date":"0000-01-05",'),
+    "deadline not a date": _ev('"type":"inspection","outcome":"minor","deadline":"soon"'),
+    "empty object": "{}",
+    "comment": _ev('"type":"complaint",/* c */"substantiated":true'),
+    "upper-case key": _ev('"type":"complaint","Substantiated":true'),
+    "control character": _ev('"type":"incident","description":"a\tb"'),
+    "unknown enterprise": _ev(_COMPLAINT, '{"id":"B","enterprise_id":"E9","date":"2009-01-05",'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HAZARDS))
+def test_a_hazard_for_the_columnar_readers_is_reported_as_the_records_module_reports_it(
+    tmp_path: Path, case: str, reader: _Reader
+) -> None:
+    evs = _surrounded(HAZARDS[case])
+    expected, actual = _outcome(
+        _write(tmp_path / "e.jsonl", [_E]), _write(tmp_path / "v.jsonl", evs)
+    )
+    assert actual == expected
+    assert expected.startswith(("InputError", "EvaluationError")), expected
+
+
+ODDITIES = {
+    "spaces around a colon": _ev('"type":"complaint","substantiated" : true'),
+    "space after the brace": _ev(
+        _COMPLAINT, '{ "id":"B","enterprise_id":"E1","date":"2009-01-05",'
+    ),
+    "escaped id": _ev(_COMPLAINT, '{"id":"B\\u0031","enterprise_id":"E1","date":"2009-01-05",'),
+    "escaped slash": _ev('"type":"incident","description":"a\\/b"'),
+    "escaped key": _ev('"type":"complaint","substantiate\\u0064":true'),
+    "keys in another order": '{"substantiated":false,"type":"complaint","date":"2009-01-05",'
+    '"enterprise_id":"E1","id":"B"}',
+    "float amount": _ev('"type":"enforcement","penalty":"fine","amount":1.0'),
+    "float amount with exponent": _ev('"type":"enforcement","penalty":"fine","amount":25e-1'),
+    "big amount": _ev('"type":"enforcement","penalty":"fine","amount":4611686018427387903'),
+    "eighteen digits": _ev('"type":"enforcement","penalty":"fine","amount":999999999999999999'),
+    "float score": _ev('"type":"inspection","outcome":"minor","scores":{"hygiene":5.0}'),
+    "empty scores": _ev('"type":"inspection","outcome":"minor","scores":{}'),
+    "score names in another order": _ev(
+        '"type":"inspection","outcome":"minor","scores":{"b":1,"a":2}'
+    ),
+    "score name with a digit": _ev('"type":"inspection","outcome":"minor","scores":{"a1":1}'),
+    "escaped score name": _ev('"type":"inspection","outcome":"minor","scores":{"\\u0061":1}'),
+    "empty score name": _ev('"type":"inspection","outcome":"minor","scores":{"":1}'),
+    "null deadline": _ev('"type":"inspection","outcome":"minor","deadline":null'),
+    "null description": _ev('"type":"incident","description":null'),
+    "empty description": _ev('"type":"incident","description":""'),
+    "empty items on a pass": _ev('"type":"spot_check","result":"pass","items":[]'),
+    "line separator in text": _ev('"type":"incident","description":"a\u2028b\u007fc"'),
+    "leap day": _ev(_COMPLAINT, '{"id":"B","enterprise_id":"E1","date":"2008-02-29",'),
+    "verified false": _ev('"type":"rectification","of":"S","verified":false'),
+    "negative zero amount": _ev('"type":"enforcement","penalty":"fine","amount":-0'),
+    "negative score": _ev('"type":"inspection","outcome":"minor","scores":{"hygiene":-5}'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODDITIES))
+def test_an_unusual_valid_line_reads_as_the_records_module_reads_it(
+    tmp_path: Path, case: str, reader: _Reader
+) -> None:
+    scores = _dump(
+        {
+            "id": "S",
+            "enterprise_id": "E1",
+            "date": "2009-01-04",
+            "type": "inspection",
+            "outcome": "minor",
+            "scores": {"a": 3, "b": 4},
+        }
+    )
+    evs = [scores, *_surrounded(ODDITIES[case])]
+    expected, actual = _outcome(
+        _write(tmp_path / "e.jsonl", [_E]), _write(tmp_path / "v.jsonl", evs)
+    )
+    assert expected.startswith("{"), expected
+    assert actual == expected
+    if reader.duckdb:  # DuckDB took the file: the odd line went to the strict parser alone
+        assert reader.batches == 6
+
+
+def test_errors_of_two_kinds_in_one_batch_do_not_cancel_out(
+    tmp_path: Path, reader: _Reader
+) -> None:
+    # One line a byte longer than its values (a space), the next a byte shorter would be if
+    # the check summed lines; each is judged alone, and the second one's error is reported.
+    longer = _ev('"type":"complaint","substantiated" :true')
+    shorter = _ev('"type":"void","of":5,"reason":"r"')
+    evs = [_good(1), longer, shorter, _good(2)]
+    expected, actual = _outcome(
+        _write(tmp_path / "e.jsonl", [_E]), _write(tmp_path / "v.jsonl", evs)
+    )
+    assert "v.jsonl:3:" in expected
+    assert actual == expected
+
+
+@pytest.mark.parametrize(
+    "oddity",
+    [b"\r\n", b"\n\n", b"\n   \n", b"\n\xef\xbb\xbf", b"\n \t"],
+    ids=["crlf", "blank line", "spaces line", "bom inside", "leading whitespace"],
+)
+def test_lines_the_duckdb_path_leaves_midway_read_as_the_records_module_reads_them(
+    tmp_path: Path, oddity: bytes, reader: _Reader
+) -> None:
+    lines = [_good(i).encode() for i in range(40)]
+    data = b"\n".join(lines[:23]) + oddity + b"\n".join(lines[23:]) + b"\n"
+    expected, actual = _outcome(
+        _write(tmp_path / "e.jsonl", [_E]), _write(tmp_path / "v.jsonl", data)
+    )
+    assert actual == expected
+
+
+def test_a_bom_crlf_and_no_final_newline_read_as_the_records_module_reads_them(
+    tmp_path: Path, reader: _Reader
+) -> None:
+    first = b"\xef\xbb\xbf" + b"\n".join(_good(i).encode() for i in range(12))
+    for data in (first, first + b"\r\n", first + b"\n\n"):
+        expected, actual = _outcome(
+            _write(tmp_path / "e.jsonl", [_E]), _write(tmp_path / "v.jsonl", data)
+        )
+        assert expected.startswith("{")
+        assert actual == expected
+
+
+def test_a_syntax_error_in_a_big_file_names_its_line(tmp_path: Path, reader: _Reader) -> None:
+    ents, evs = _county(tmp_path, 200)
+    middle = len(evs) // 2
+    evs = [*evs[:middle], evs[middle][:-3], *evs[middle + 1 :]]
+    expected, actual = _outcome(
+        _write(tmp_path / "e.jsonl", ents), _write(tmp_path / "v.jsonl", evs)
+    )
+    assert f"v.jsonl:{middle + 1}:" in expected
+    assert "invalid JSON" in expected
+    assert actual == expected
+
+
+def test_a_duplicate_before_an_error_duckdb_refuses_is_reported_first(
+    tmp_path: Path, reader: _Reader
+) -> None:
+    ents, evs = _county(tmp_path, 60)
+    evs = [*evs[:50], evs[3], *evs[50:100], evs[101].replace('"type":', '"type":"x","type":')]
+    expected, actual = _outcome(
+        _write(tmp_path / "e.jsonl", ents), _write(tmp_path / "v.jsonl", evs)
+    )
+    assert "duplicate event id" in expected
+    assert actual == expected
+
+
+def test_the_duckdb_path_reads_a_clean_county_itself(tmp_path: Path, reader: _Reader) -> None:
+    ents, evs = _county(tmp_path, 80)
+    expected, actual = _outcome(
+        _write(tmp_path / "e.jsonl", ents), _write(tmp_path / "v.jsonl", evs)
+    )
+    assert actual == expected
+    if reader.duckdb:  # it checked every batch itself
+        assert reader.batches >= len(evs) // 5
+
+
+def _same_columns(a: object, b: object, where: str = "records") -> None:
+    """Assert two column structures hold equal arrays (dtypes included)."""
+    import numpy as np
+
+    if isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray), where
+        assert a.dtype == b.dtype, where
+        assert np.array_equal(a, b), where
+    elif hasattr(a, "__dataclass_fields__"):
+        for name in a.__dataclass_fields__:
+            if not name.startswith("_"):
+                _same_columns(getattr(a, name), getattr(b, name), f"{where}.{name}")
+    elif isinstance(a, dict):
+        assert isinstance(b, dict), where
+        assert a.keys() == b.keys(), where
+        for key in a:
+            _same_columns(a[key], b[key], f"{where}[{key}]")
+    else:
+        assert a == b, where
+
+
+def test_a_population_reads_alike_with_and_without_duckdb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("duckdb")
+    from riskgrade import ingest
+
+    enterprises, events = generate_county(CountySpec(enterprises=300, seed=11))
+    ent_path = _write(tmp_path / "e.jsonl", [_dump(e) for e in enterprises])
+    ev_path = _write(tmp_path / "v.jsonl", [_dump(e) for e in events])
+    monkeypatch.setattr(ingest, "_DUCK_ROWS", 1000)
+    batches: list[int] = []
+    checked = ingest._chunk_from_duck
+    monkeypatch.setattr(
+        ingest, "_chunk_from_duck", lambda batch: batches.append(1) or checked(batch)
+    )
+    through_duckdb = read_records(ent_path, ev_path)
+    assert len(batches) >= len(events) // 1000
+    monkeypatch.setattr(ingest, "_duckdb", lambda: None)
+    through_pyarrow = read_records(ent_path, ev_path, block_size=1 << 16)
+    assert len(through_duckdb.events) == len(events)
+    _same_columns(through_duckdb, through_pyarrow)
+
+
+def test_without_duckdb_the_pyarrow_path_reads_the_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskgrade import ingest
+
+    monkeypatch.setattr(ingest, "_duckdb", lambda: None)
+    started: list[int] = []
+    monkeypatch.setattr(ingest, "_DuckStream", lambda *a: started.append(1))
+    ents, evs = _county(tmp_path, 40)
+    expected, actual = _outcome(
+        _write(tmp_path / "e.jsonl", ents), _write(tmp_path / "v.jsonl", evs), block_size=4096
+    )
+    assert actual == expected
+    assert not started
+
+
+def test_a_crlf_file_reads_as_the_records_module_reads_it(tmp_path: Path, reader: _Reader) -> None:
+    ents, evs = _county(tmp_path, 40)
+    data = "".join(line + "\r\n" for line in evs).encode()
+    expected, actual = _outcome(
+        _write(tmp_path / "e.jsonl", ents), _write(tmp_path / "v.jsonl", data)
+    )
+    assert expected.startswith("{")
+    assert actual == expected
+    if reader.duckdb:  # it kept on: a CR before the newline is no reason to leave
+        assert reader.batches >= len(evs) // 5

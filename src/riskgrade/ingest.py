@@ -1,18 +1,22 @@
 """Reading record files straight into columns, as strictly as :mod:`riskgrade.records`.
 
 :func:`read_records` reads the enterprises (JSON Lines, or CSV) and the events (JSON Lines)
-in blocks of lines into the arrays of :mod:`riskgrade._columns`, without a Python object per
-record: each block is parsed by pyarrow's JSON reader (C++), then checked column by column
-with numpy. Every line the vectorised checks cannot vouch for, and every block pyarrow will not
-parse, goes through the record module's own parser (:func:`~riskgrade.records.parse_event_line`),
-so a bad record gives exactly the error the per-record path gives, naming the same file, line
-and field; and the checks between records (unique ids, known enterprises, references, void
-cycles) report what :class:`~riskgrade.records.RecordSet` reports.
+into the arrays of :mod:`riskgrade._columns`, without a Python object per record. The events
+are parsed by DuckDB's JSON reader where DuckDB is installed (on all cores, streamed in file
+order; see "Events: the DuckDB path" below for why that is exactly as strict), else, like the
+enterprises, in blocks of lines by pyarrow's JSON reader; the values are then checked column by
+column with numpy. Every line the vectorised checks cannot vouch for, and every part of a file
+the fast paths will not parse, goes through the record module's own parser
+(:func:`~riskgrade.records.parse_event_line`), so a bad record gives exactly the error the
+per-record path gives, naming the same file, line and field; and the checks between records
+(unique ids, known enterprises, references, void cycles) report what
+:class:`~riskgrade.records.RecordSet` reports.
 
-The fast path is conservative by design: lines holding a backslash (escapes) or ``null``, lines
-that do not start with ``{`` and end with ``}``, numbers that are not plain integers, strings
-whose first character might be whitespace, are all handed to the strict parser. Without pyarrow
-installed the whole file goes that way (slow but the same result).
+The fast paths are conservative by design: lines holding a backslash (escapes), ``null``,
+whitespace between tokens or a key the checks do not know, lines that do not start with ``{``
+and end with ``}``, numbers that are not plain integers, strings whose first character might be
+whitespace, are all handed to the strict parser. Without pyarrow installed the whole file goes
+that way (slow but the same result).
 
 CSV enterprises: a header row naming ``id``, ``scheme``, ``name``, ``region``, ``grid``,
 ``industry``, ``uscc``, ``registered_on`` and ``attributes.<name>`` columns; an empty cell is a
@@ -22,9 +26,11 @@ the JSON record it stands for would be.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -64,6 +70,8 @@ __all__ = ["BLOCK_BYTES", "Progress", "read_records"]
 
 B = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
+#: Integers of any width (int32 where the values allow, as the columns keep them).
+Ints = npt.NDArray[np.signedinteger[Any]]
 U8 = npt.NDArray[np.uint8]
 
 BLOCK_BYTES: Final = 32 << 20
@@ -139,17 +147,27 @@ class _Block:
     offset: int = 0
 
 
-def _blocks(path: Path, name: str, progress: Progress | None, size: int) -> Iterator[_Block]:
+def _blocks(
+    path: Path,
+    name: str,
+    progress: Progress | None,
+    size: int,
+    start: int = 0,
+    first_line: int = 1,
+) -> Iterator[_Block]:
+    """The file's lines in blocks of about ``size`` bytes, from byte ``start`` (the start of
+    line ``first_line``) on."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         msg = f"cannot open: {exc.strerror or exc}"
         raise InputError(msg, file=name) from None
     total = os.fstat(handle.fileno()).st_size
-    done = 0
-    line = 1
+    done = start
+    line = first_line
     rest = b""
     with handle:
+        handle.seek(start)
         while True:
             chunk = handle.read(size)
             if not chunk:
@@ -172,16 +190,29 @@ def _blocks(path: Path, name: str, progress: Progress | None, size: int) -> Iter
                 progress(name, total, total)
 
 
-def _read_json_block(data: bytes, schema: Any) -> Any:
-    """Parse one block of JSON Lines with pyarrow, as one chunk, against ``schema``.
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the reading reports it
+
+
+def _read_json_block(data: bytes, schema: Any, threads: bool = False) -> Any:
+    """Parse one block of JSON Lines with pyarrow against ``schema``: as one chunk, or with
+    ``threads`` in chunks of 1 MiB parsed on pyarrow's threads.
 
     Unknown fields are inferred (not dropped) so that the strict checks after it can name them.
     """
     import pyarrow.json as pj
 
+    options = (
+        pj.ReadOptions(use_threads=True, block_size=1 << 20)
+        if threads
+        else pj.ReadOptions(use_threads=False, block_size=len(data) + 1)
+    )
     return pj.read_json(
         io.BytesIO(data),
-        read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
+        read_options=options,
         parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
     )
 
@@ -189,15 +220,24 @@ def _read_json_block(data: bytes, schema: Any) -> Any:
 def _shape(block: _Block) -> tuple[int, bool]:
     """Return the number of lines and whether every one is ``{...}`` with nothing around it."""
     data = block.data
-    n = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if not data:
         return 0, False
-    starts = data.count(b"\n{") + (1 if data[:1] == b"{" else 0)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
     if data.endswith(b"\n"):
-        ends = data.count(b"}\n")
+        ends = newlines
+        starts = np.concatenate(([0], newlines[:-1] + 1))
     else:
-        ends = data.count(b"}\n") + (1 if data.endswith(b"}") else 0)
-    return n, starts == n and ends == n and b"\r" not in data
+        ends = np.append(newlines, len(data))
+        starts = np.concatenate(([0], newlines + 1))
+    n = len(ends)
+    tidy = (
+        b"\r" not in data
+        and bool((raw[starts] == 123).all())
+        and bool((raw[np.maximum(ends - 1, 0)] == 125).all())
+        and bool((ends > starts).all())
+    )
+    return n, tidy
 
 
 def _suspicious_lines(data: bytes) -> I64:
@@ -271,33 +311,78 @@ def _not_blank(column: StrColumn, valid: B) -> B:
     return valid & (lengths > 0) & safe
 
 
-def _dates(column: StrColumn, valid: B) -> tuple[I64, B]:
+def _dates(column: StrColumn, valid: B) -> tuple[npt.NDArray[np.int32], B]:
     """Day numbers of ``YYYY-MM-DD`` strings, and where they are exactly that and real dates."""
-    n = len(column)
-    days = np.full(n, NO_DATE, dtype=np.int64)
-    lengths = column.lengths()
-    ok = valid & (lengths == 10)
-    rows = np.flatnonzero(ok)
+    ok = valid & (column.lengths() == 10)
+    return _day_numbers(column.data, column.offsets[:-1], ok)
+
+
+def _words(data: U8, width: int) -> npt.NDArray[np.unsignedinteger[Any]]:
+    """Little-endian words of ``width`` bytes starting at every byte of ``data`` (a view, no
+    copy): ``_words(data, 8)[i]`` is bytes ``i`` to ``i + 7`` as one integer."""
+    count = max(len(data) - width + 1, 0)
+    if count == 0:
+        return np.zeros(0, dtype=f"<u{width}")
+    return np.ndarray((count,), dtype=f"<u{width}", buffer=data, strides=(1,))
+
+
+_MONTH_DAYS: Final = np.array(
+    [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 0, 0, 0], np.int32
+)
+#: Days from 1 March to the first of each month (H. Hinnant's days_from_civil), by month.
+_MARCH_DAYS: Final = np.array(
+    [0, *((153 * (m + (-3 if m > 2 else 9)) + 2) // 5 for m in range(1, 13)), 0, 0, 0], np.int32
+)
+
+
+def _day_numbers(data: U8, starts: I64, ok: B) -> tuple[npt.NDArray[np.int32], B]:
+    """Day numbers of the dates at ``starts`` (10 bytes each) where ``ok``, and where those
+    bytes are exactly ``YYYY-MM-DD`` (ASCII digits) naming a real date, year 1 at least."""
+    n = len(ok)
+    days = np.full(n, NO_DATE, dtype=np.int32)
+    ok = ok.copy()
+    every = n > 1 and bool(ok.all())
+    step = int(starts[1] - starts[0]) if every else 0
+    if every and step >= 10 and int(starts[-1] - starts[0]) == step * (n - 1):
+        step_ok = bool((np.diff(starts) == step).all())
+    else:
+        step_ok = False
+    rows = np.arange(n, dtype=np.int64) if every else np.flatnonzero(ok)
     if len(rows) == 0:
         return days, ok
-    index = column.offsets[rows][:, None] + np.arange(10, dtype=np.int64)
-    grid = column.data[index].astype(np.int64)
-    digit = (grid >= 48) & (grid <= 57)
-    shape = digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & (grid[:, 4] == 45) & (grid[:, 7] == 45)
-    values = grid - 48
-    year = values[:, 0] * 1000 + values[:, 1] * 100 + values[:, 2] * 10 + values[:, 3]
-    month = values[:, 5] * 10 + values[:, 6]
-    day = values[:, 8] * 10 + values[:, 9]
-    good = shape & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
-    month_start = ((np.where(good, year, 1970) - 1970) * 12 + np.where(good, month, 1) - 1).astype(
-        "timedelta64[M]"
-    ) + np.datetime64("1970-01", "M")
-    length = (
-        (month_start + np.timedelta64(1, "M")).astype("datetime64[D]")
-        - month_start.astype("datetime64[D]")
-    ).astype(np.int64)
-    good &= day <= length
-    days[rows[good]] = month_start[good].astype("datetime64[D]").astype(np.int64) + day[good] - 1
+    # Whole words rather than bytes: bytes 0-7 (YYYY-MM-), then 8-9 (DD); for dates laid out
+    # at equal steps (a column of them end to end) read in place, without a gather.
+    if step_ok:
+        base = int(starts[0])
+        head = np.ndarray((n,), dtype="<u8", buffer=data, offset=base, strides=(step,))
+        pair = np.ndarray((n,), dtype="<u2", buffer=data, offset=base + 8, strides=(step,))
+    else:
+        at = starts[rows]
+        head = _words(data, 8)[at]
+        pair = _words(data, 2)[at + 8]
+    # Each xor "0": a digit becomes its value, "-" 0x1D, anything else something above 9.
+    head = head ^ np.uint64(0x3030303030303030)
+    tail = (pair ^ np.uint16(0x3030)).astype(np.uint64)
+    digits = head & np.uint64(0x00FFFF00FFFFFFFF)
+    good = (head & np.uint64(0xFF0000FF00000000)) == np.uint64(0x1D00001D00000000)
+    good &= ((digits | tail) & np.uint64(0xF0F0F0F0F0F0F0F0)) == 0
+    good &= ((digits + np.uint64(0x0606060606060606)) & np.uint64(0x1010101010101010)) == 0
+    good &= ((tail + np.uint64(0x0606)) & np.uint64(0x1010)) == 0
+    b = head.view(np.uint8).reshape(-1, 8)
+    ten = np.int32(10)
+    year = (b[:, 0] * ten + b[:, 1]) * np.int32(100) + (b[:, 2] * ten + b[:, 3])
+    month = np.minimum(b[:, 5] * ten + b[:, 6], np.int32(15))
+    d = tail.view(np.uint8).reshape(-1, 8)
+    day = d[:, 0] * ten + d[:, 1]
+    good &= (year >= 1) & (day >= 1) & (day <= _MONTH_DAYS[month])
+    # 29 February: only in leap years.
+    feb29 = np.flatnonzero((month == 2) & (day == 29))
+    if len(feb29):
+        y = year[feb29]
+        good[feb29] &= (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    y = year - (month <= 2)
+    number = y * np.int32(365) + y // 4 - y // 100 + y // 400 + _MARCH_DAYS[month] + day
+    days[rows[good]] = number[good] - 719469
     ok[rows[~good]] = False
     return days, ok
 
@@ -310,15 +395,15 @@ def _dates(column: StrColumn, valid: B) -> tuple[I64, B]:
 class _Chunk:
     """Events of one block (or part of one) as columns, with their line numbers."""
 
-    lines: I64
+    lines: Ints
     ids: StrColumn
     enterprise: StrColumn
     of: StrColumn
     of_present: B
     type: npt.NDArray[np.int8]
-    date: I64
+    date: Ints
     enums: dict[str, npt.NDArray[np.int8]]
-    deadline: I64
+    deadline: Ints
     flags: dict[str, B]
     amount: I64
     amount_exp: npt.NDArray[np.int8]
@@ -564,24 +649,24 @@ def _compact(chunk: _Chunk, ent_index: _Index, score_keys: dict[str, int]) -> _C
         [score_keys.setdefault(name, len(score_keys)) for name in vocab] or [0], dtype=np.int32
     )
     return _Compact(
-        lines=chunk.lines.astype(np.int32),
+        lines=chunk.lines.astype(np.int32, copy=False),
         ids=chunk.ids,
         ent=ent.astype(np.int32),
         unknown_enterprise=_Sparse.of(chunk.enterprise, ent < 0),
         of=_Sparse.of(chunk.of, chunk.of_present),
         type=chunk.type,
-        date=chunk.date.astype(np.int32),
+        date=chunk.date.astype(np.int32, copy=False),
         enums=chunk.enums,
-        deadline=chunk.deadline.astype(np.int32),
+        deadline=chunk.deadline.astype(np.int32, copy=False),
         flags=chunk.flags,
         amount=chunk.amount,
         amount_exp=chunk.amount_exp,
         amount_present=chunk.amount_present,
-        item_counts=chunk.item_counts.astype(np.int32),
+        item_counts=chunk.item_counts.astype(np.int32, copy=False),
         item_kind=chunk.item_kind,
         item_name=chunk.item_name,
         scores_present=chunk.scores_present,
-        score_counts=chunk.score_counts.astype(np.int32),
+        score_counts=chunk.score_counts.astype(np.int32, copy=False),
         score_key=local[chunk.score_code],
         score_value=chunk.score_value,
         score_exp=chunk.score_exp,
@@ -590,30 +675,101 @@ def _compact(chunk: _Chunk, ent_index: _Index, score_keys: dict[str, int]) -> _C
     )
 
 
-def _concat_compact(parts: Sequence[_Compact]) -> _Compact:
-    """Concatenate the blocks' columns, letting go of each block's field once copied (so that
-    memory holds about one copy of the events, not two)."""
+class _Growing:
+    """An array appended to part by part, in room reserved ahead (room not yet written takes no
+    memory), so that the events are written once, where they end up: joining them at the end
+    would take as much fresh memory again, which is slow to come by on big files."""
 
-    def cat(name: str) -> Any:
-        value = _cat(name)
-        for part in parts:
-            setattr(part, name, None)
-        return value
+    def __init__(self, dtype: npt.DTypeLike, room: int) -> None:
+        self.array: npt.NDArray[Any] = np.empty(max(room, 16), dtype=dtype)
+        self.size = 0
 
-    def _cat(name: str) -> Any:
-        first = getattr(parts[0], name)
-        if isinstance(first, StrColumn):
-            return _concat_strings([getattr(p, name) for p in parts])
-        if isinstance(first, _Sparse):
-            return _Sparse(
-                np.concatenate([getattr(p, name).present for p in parts]),
-                _concat_strings([getattr(p, name).values for p in parts]),
-            )
-        if isinstance(first, dict):
-            return {k: np.concatenate([getattr(p, name)[k] for p in parts]) for k in first}
-        return np.concatenate([getattr(p, name) for p in parts])
+    def add(self, values: npt.NDArray[Any]) -> None:
+        end = self.size + len(values)
+        if end > len(self.array):
+            bigger = np.empty(max(end, len(self.array) * 3 // 2), dtype=self.array.dtype)
+            bigger[: self.size] = self.array[: self.size]
+            self.array = bigger
+        self.array[self.size : end] = values
+        self.size = end
 
-    return _Compact(**{f: cat(f) for f in _Compact.__dataclass_fields__})
+    def view(self) -> npt.NDArray[Any]:
+        return self.array[: self.size]
+
+
+class _GrowingStrings:
+    def __init__(self, rows: int, data: int) -> None:
+        self.data = _Growing(np.uint8, data)
+        self.offsets = _Growing(np.int64, rows + 1)
+        self.offsets.add(np.zeros(1, dtype=np.int64))
+
+    def add(self, column: StrColumn) -> None:
+        start, end = int(column.offsets[0]), int(column.offsets[-1])
+        self.offsets.add(column.offsets[1:] + (self.data.size - start))
+        self.data.add(column.data[start:end])
+
+    def view(self) -> StrColumn:
+        return StrColumn(self.data.view(), self.offsets.view())
+
+
+class _Gathered:
+    """The events' compact columns, gathered block by block (see :class:`_Growing`); room is
+    reserved for the whole file as the first block's share of it foretells."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+        self.rows = 0
+
+    def add(self, part: _Compact, done: int, total: int) -> None:
+        if not self.fields:
+            self._reserve(part, done, total)
+        for name, growing in self.fields.items():
+            value = getattr(part, name)
+            if isinstance(value, _Sparse):
+                growing[0].add(value.present)
+                growing[1].add(value.values)
+            elif isinstance(value, dict):
+                for key, array in value.items():
+                    growing[key].add(array)
+            else:
+                growing.add(value)
+        self.rows += len(part)
+
+    def _reserve(self, part: _Compact, done: int, total: int) -> None:
+        scale = total / max(done, 1)
+
+        def room(count: int) -> int:
+            return int(count * scale * 1.15) + 4096
+
+        def growing(value: Any) -> Any:
+            if isinstance(value, StrColumn):
+                return _GrowingStrings(room(len(value)), room(len(value.data)))
+            return _Growing(value.dtype, room(len(value)))
+
+        for name in _Compact.__dataclass_fields__:
+            value = getattr(part, name)
+            if isinstance(value, _Sparse):
+                self.fields[name] = (growing(value.present), growing(value.values))
+            elif isinstance(value, dict):
+                self.fields[name] = {key: growing(array) for key, array in value.items()}
+            else:
+                self.fields[name] = growing(value)
+
+    def ids_and_lines(self) -> list[tuple[StrColumn, npt.NDArray[np.integer[Any]]]]:
+        """The ids and line numbers of the events gathered so far."""
+        if not self.rows:
+            return []
+        return [(self.fields["ids"].view(), self.fields["lines"].view())]
+
+    def result(self) -> _Compact:
+        def view(growing: Any) -> Any:
+            if isinstance(growing, tuple):
+                return _Sparse(growing[0].view(), growing[1].view())
+            if isinstance(growing, dict):
+                return {key: value.view() for key, value in growing.items()}
+            return growing.view()
+
+        return _Compact(**{name: view(growing) for name, growing in self.fields.items()})
 
 
 # --------------------------------------------------------------------------------------------
@@ -855,45 +1011,934 @@ def _fork_context() -> Any:
     return multiprocessing.get_context("fork")
 
 
+# --------------------------------------------------------------------------------------------
+# Events: the DuckDB path
+#
+# DuckDB's JSON reader parses the events file on all cores (C++, without the GIL), about two
+# and a half times faster a line than pyarrow's, and streams its rows in file order. Every
+# scalar field is read as DuckDB's type ``JSON``: the value re-written compactly as JSON text
+# (``"V1"`` with its quotes, ``5``, ``true``), so that its JSON type is still visible; ``items``
+# as a list of ``{name, kind}`` of such texts, ``scores`` (free keys) as one JSON text.
+#
+# Why this is exactly as strict as the per-record parser. DuckDB ignores keys it was not asked
+# for, accepts trailing commas, ``NaN`` and ``Infinity``, and re-writes what it read, so its
+# values alone cannot vouch for a line. The line's own length does:
+#
+# * For a row whose values all pass the checks below (strings without escapes, plain digit
+#   integers, ``true``/``false``, items of strings), the compact text of what DuckDB captured,
+#   ``{"k1":v1,"k2":v2,...}``, has a computable length C, and each captured member is at least
+#   as long in the line as in that text (an escape only ever shortens when re-written; a
+#   re-written number that is all digits was written as an integer, ``-0`` at worst).
+# * The line's length R exceeds C by every byte of whitespace, every member DuckDB did not
+#   capture (an unknown key, a second copy of a key, a ``null``), every trailing comma and
+#   every value written longer than its compact form. So R == C holds exactly when the line *is*
+#   the compact text of the captured values: only known keys, each once, no ``null``, no
+#   whitespace; and that text parses in Python to the same values the checks saw.
+# * A line with a backslash is handed to the strict parser whatever its length (its strings'
+#   escapes would have to be decoded).
+#
+# R is found without scanning the file for newlines: rows and lines are matched one to one
+# from the file's start (DuckDB yields one row per non-blank line, in order). If line i starts
+# at s and its row passed the checks, the line is at least C long, so a newline at s + C proves
+# R == C and gives the next line's start; a line that does not start with ``{`` might be blank
+# (DuckDB skips those), so the match stops there. Rows that fail the checks or the newline test
+# (and the rest of their batch) have their lines' ends found by scanning; a line ending in CR
+# LF counts the CR out (the records module drops it).
+#
+# ``type``, ``result``, ``level``, ``outcome``, ``penalty`` and the items' ``kind`` are read as
+# DuckDB ENUMs (see _DUCK_ENUMS), their compact text being ``"value"``. ``scores`` is parsed
+# here from its compact text (see _json_scores). Fields other than the four every event has are
+# checked on the rows that hold them.
+#
+# The rows whose lines are not vouched for go through the record module's parser (exact
+# errors); where rows and lines can no longer be matched (a blank line, a line that does not
+# start with ``{``), or DuckDB refuses the file (invalid JSON, a repeated key, an unknown event
+# type, a list where an object is due), the rest of the file from the first line not yet taken
+# is read by the pyarrow path, which ends in the strict parser's error where there is one.
+# Lines are taken in file order either way, so the first error in the file is the one reported.
+
+_DUCK_SCALARS: Final = (*_EVENT_STRINGS, *_EVENT_BOOLS, "amount")
+#: Fields read as DuckDB ENUMs (cheaper than JSON texts). A value outside the vocabulary is
+#: an error of the record models too (``Literal`` types), so DuckDB's refusing it only hands the
+#: rest of the file to the pyarrow path, which reports it; an ENUM value came from a JSON string
+#: (no number or boolean is a member), at least as long in the line as ``"value"``.
+_DUCK_ENUMS: Final[Mapping[str, tuple[str, ...]]] = {
+    "type": tuple(EVENT_TYPE_NAMES),
+    "result": tuple(ENUMS["result"]),
+    "level": tuple(ENUMS["level"]),
+    "outcome": tuple(ENUMS["outcome"]),
+    "penalty": tuple(ENUMS["penalty"]),
+}
+#: Rows per batch from DuckDB (about 16 MiB of events).
+_DUCK_ROWS: Final = 1 << 17
+#: Batches DuckDB may parse ahead of the checks (about 600 MB): enough for it to keep parsing
+#: while the enterprises are read first.
+_DUCK_QUEUE: Final = 32
+#: DuckDB's threads (0: its default, one a core): measured alike with one thread on two cores.
+_DUCK_THREADS: Final = 0
+_GLOB: Final = frozenset("*?[]{}")
+
+
+def _duckdb() -> Any:
+    """The duckdb module, or ``None`` where it is not installed (the pyarrow path is used)."""
+    import importlib
+
+    try:
+        return importlib.import_module("duckdb")  # by name: type checking needs no duckdb
+    except ImportError:
+        return None
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _enum_type(vocab: Sequence[str]) -> str:
+    return "ENUM(" + ", ".join(_sql_text(value) for value in vocab) + ")"
+
+
+def _duck_query(source: str) -> str:
+    types = {
+        name: _enum_type(_DUCK_ENUMS[name]) if name in _DUCK_ENUMS else "JSON"
+        for name in _DUCK_SCALARS
+    }
+    types["items"] = f"STRUCT(name JSON, kind {_enum_type(ENUMS['kind'])})[]"
+    types["scores"] = "JSON"
+    columns = ", ".join(f"{_sql_text(name)}: {_sql_text(kind)}" for name, kind in types.items())
+    return (
+        f"SELECT * FROM read_json({_sql_text(source)}, format = 'newline_delimited', "
+        "records = 'true', compression = 'uncompressed', hive_partitioning = false, "
+        f"columns = {{{columns}}})"
+    )
+
+
+def _duck_source(path: Path, fd: int) -> str | None:
+    """The name DuckDB is to open: the file already open here where the system can name it (no
+    glob, no quoting, the very file the checks read), else its absolute path, unless that has
+    characters DuckDB would take as a pattern."""
+    proc = f"/proc/self/fd/{fd}"
+    if os.path.exists(proc):
+        return proc
+    absolute = os.fspath(path.resolve())
+    return None if _GLOB & set(absolute) else absolute
+
+
+class _AbandonedError(Exception):
+    """DuckDB could not read the file (or stopped): the pyarrow path reads the rest."""
+
+
+class _DuckStream:
+    """DuckDB's rows of an events file in file order, fetched on a thread of their own so that
+    DuckDB's parsing (on its threads, without the GIL) overlaps the checks on the reading
+    thread; :data:`_DUCK_QUEUE` batches are held at most."""
+
+    def __init__(self, duckdb: Any, path: Path) -> None:
+        import queue
+        import threading
+
+        self.handle = path.open("rb")
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=_DUCK_QUEUE)
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.con: Any = None
+        source = _duck_source(path, self.handle.fileno())
+        self.thread = threading.Thread(
+            target=self._run, args=(duckdb, source), name="riskgrade-duckdb", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, duckdb: Any, source: str | None) -> None:
+        con = None
+        if source is None:
+            self._put(_AbandonedError("no name DuckDB can open"))
+            return
+        try:
+            config: dict[str, object] = {"preserve_insertion_order": True}  # in file order
+            if _DUCK_THREADS:
+                config["threads"] = _DUCK_THREADS
+            con = duckdb.connect(config=config)
+            con.execute("SET enable_progress_bar = false")  # drawn for a long query otherwise
+            with self.lock:
+                if self.stop.is_set():
+                    return
+                self.con = con
+            relation = con.sql(_duck_query(source))
+            fetch = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
+            for batch in fetch(_DUCK_ROWS):
+                if not self._put(batch):
+                    return
+            self._put(None)
+        except BaseException as exc:  # any failure: the pyarrow path reads on
+            self._put(_AbandonedError(exc))
+        finally:
+            with self.lock:
+                self.con = None
+            if con is not None:
+                con.close()
+
+    def _put(self, item: object) -> bool:
+        import queue
+
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def next(self) -> Any:
+        """The next batch (an Arrow record batch), ``None`` at the end; raises
+        :class:`_AbandonedError` where DuckDB failed."""
+        item = self.queue.get()
+        if isinstance(item, _AbandonedError):
+            raise item
+        return item
+
+    def close(self) -> None:
+        import queue
+
+        self.stop.set()
+        with self.lock:
+            if self.con is not None:
+                self.con.interrupt()
+        while self.thread.is_alive():
+            try:
+                self.queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+        self.thread.join()
+        self.handle.close()
+
+
+@dataclass
+class _Json:
+    """A column of JSON texts as DuckDB writes them (compact; a string keeps its quotes)."""
+
+    data: U8
+    #: ``len + 1`` offsets into ``data``; an absent value (or ``null``) takes no bytes.
+    offsets: I64
+    length: I64
+    #: The rows holding a value, in order.
+    rows: I64
+
+    @property
+    def starts(self) -> I64:
+        return self.offsets[:-1]
+
+    @property
+    def full(self) -> bool:
+        """Whether every row has a value."""
+        return len(self.rows) == len(self.length)
+
+    @property
+    def present(self) -> B:
+        return np.asarray(self.length != 0)
+
+    def heads(self, rows: I64) -> npt.NDArray[np.uint16]:
+        """The first two bytes of the texts at ``rows`` (``"`` and the string's first byte, for
+        a string; 0 past the data's end), as ``first | second << 8``."""
+        words = _words(self.data, 2)
+        if not len(words):
+            return np.zeros(len(rows), dtype=np.uint16)
+        at = self.starts[rows]
+        return np.asarray(words[np.minimum(at, len(words) - 1)], dtype=np.uint16)
+
+    def strings(self, rows: I64) -> B:
+        """Where the values at ``rows`` are JSON strings."""
+        if len(rows) == len(self.length) and self.full:  # every row has its (non-empty) text
+            return np.asarray(self.data[self.starts] == 34)
+        return np.asarray((self.length[rows] != 0) & (_at(self.data, self.starts[rows]) == 34))
+
+    def not_blank(self, rows: I64) -> B:
+        """Where the values at ``rows`` are strings that surely are not blank (see
+        :func:`_not_blank`)."""
+        heads = self.heads(rows)
+        second = (heads >> 8).astype(np.uint8)
+        safe = ((second >= 0x21) & (second <= 0x7E)) | (second >= 0xE4)
+        return np.asarray(((heads & 0xFF) == 34) & (self.length[rows] >= 3) & safe, dtype=bool)
+
+    def unquoted(self, rows: I64, strings: B) -> StrColumn:
+        """A column of all rows: the strings at ``rows`` (where ``strings``) without their
+        quotes; anything else empty."""
+        n = len(self.length)
+        take = rows[strings]
+        if len(take) == n:
+            lengths = self.length - 2
+        else:
+            lengths = np.zeros(n, dtype=np.int64)
+            lengths[take] = self.length[take] - 2
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        if len(take) == n and n:
+            width = int(self.length[0])
+            base = int(self.offsets[0])
+            if width > 2 and bool((self.length == width).all()):
+                # Fixed width, end to end (ids, the usual case): one strided copy.
+                inner = np.ndarray(
+                    (n,), dtype=f"S{width - 2}", buffer=self.data, offset=base + 1, strides=(width,)
+                )
+                return StrColumn(inner.copy().view(np.uint8), offsets)
+            keep = np.ones(int(self.offsets[-1]) - base, dtype=bool)
+            keep[self.offsets[:-1] - base] = False
+            keep[self.offsets[1:] - base - 1] = False
+            return StrColumn(self.data[base : int(self.offsets[-1])][keep], offsets)
+        data = self.data[_gather(self.starts[take] + 1, lengths[take])]
+        return StrColumn(data, offsets)
+
+
+def _at(data: U8, positions: I64) -> U8:
+    """``data[positions]``, 0 where a position is past the end."""
+    if not len(data):
+        return np.zeros(len(positions), dtype=np.uint8)
+    inside = (positions < len(data)).view(np.uint8)
+    return np.asarray(data[np.minimum(positions, len(data) - 1)] * inside, dtype=np.uint8)
+
+
+def _validity(array: Any) -> B:
+    n = len(array)
+    if not array.null_count:
+        return np.ones(n, dtype=bool)
+    bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little")[array.offset : array.offset + n].view(bool)
+
+
+def _json_column(array: Any) -> _Json:
+    import pyarrow as pa
+
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.large_string())
+    n = len(array)
+    buffers = array.buffers()
+    width = np.int32 if pa.types.is_string(array.type) else np.int64
+    window = np.frombuffer(buffers[1], dtype=width)[array.offset : array.offset + n + 1]
+    offsets: I64 = window.astype(np.int64)
+    data = (
+        np.frombuffer(buffers[2], dtype=np.uint8)
+        if buffers[2] is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    length = np.diff(offsets)
+    rows = np.flatnonzero(length)
+    # The lengths make up the compact text's size (see above): an absent value must take no
+    # bytes and a present one some, as DuckDB writes them (the rows with bytes are the rows
+    # with a value); anything else, and DuckDB is not relied on for this file.
+    if len(rows) != n - array.null_count or (
+        array.null_count and not bool(_validity(array)[rows].all())
+    ):
+        msg = "DuckDB's JSON texts are not laid out as expected"
+        raise _AbandonedError(msg)
+    return _Json(data, offsets, length, rows)
+
+
+def _json_integers(column: _Json, rows: I64) -> tuple[I64, B]:
+    """The values at ``rows`` written as plain non-negative integers of at most 18 digits (so
+    below 2**62, as the strict path's scaled integers must be), and where they are that."""
+    starts, lengths = column.starts[rows], column.length[rows]
+    values = np.zeros(len(rows), dtype=np.int64)
+    ok = (lengths >= 1) & (lengths <= 18)
+    index = _gather(starts, lengths)
+    if not len(index):
+        return values, ok
+    digits = (column.data[index] - np.uint8(48)).astype(np.int64)
+    edges = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=edges[1:])
+    wrong = np.zeros(len(index) + 1, dtype=np.int64)
+    np.cumsum(digits >= 10, out=wrong[1:])
+    ok &= wrong[edges[1:]] == wrong[edges[:-1]]
+    place = np.repeat(edges[1:], lengths) - 1 - np.arange(len(index), dtype=np.int64)
+    powers = 10 ** np.arange(19, dtype=np.int64)
+    terms = (digits < 10) * digits * powers[np.minimum(place, 18)]
+    total = np.zeros(len(index) + 1, dtype=np.int64)
+    np.cumsum(terms, out=total[1:])
+    values = ok * (total[edges[1:]] - total[edges[:-1]])
+    return values, ok
+
+
+@dataclass
+class _Scores:
+    ok: B
+    counts: I64
+    names: StrColumn
+    code: I64
+    value: I64
+
+
+def _enum_codes(array: Any, vocab: Sequence[str]) -> npt.NDArray[np.int8]:
+    """Codes of a DuckDB ENUM column (an Arrow dictionary array) in ``vocab``; -1 where
+    absent."""
+    import pyarrow as pa
+
+    if not pa.types.is_dictionary(array.type) or array.dictionary.to_pylist() != list(vocab):
+        msg = "DuckDB's ENUM column is not as declared"
+        raise _AbandonedError(msg)
+    indices = array.indices
+    width = indices.type.bit_width // 8
+    signed = pa.types.is_signed_integer(indices.type)
+    dtype = np.dtype(f"{'i' if signed else 'u'}{width}")
+    raw = np.frombuffer(indices.buffers()[1], dtype=dtype)
+    codes = raw[indices.offset : indices.offset + len(indices)].astype(np.int8)
+    if array.null_count:
+        np.putmask(codes, ~_validity(array), -1)
+    return codes
+
+
+def _enum_text(vocab: Sequence[str]) -> I64:
+    """Bytes of ``"value"`` by code, 0 for -1 (absent)."""
+    return np.array([len(value.encode()) + 2 for value in vocab] + [0], dtype=np.int64)
+
+
+_SCORES_SHAPE: Final = re.compile(rb'\{"[^"\\0-9]+":[0-9]{1,18}(?:,"[^"\\0-9]+":[0-9]{1,18})*\}')
+
+
+def _scores_alike(column: _Json, rows: I64) -> _Scores | None:
+    """:func:`_json_scores` where every object has the first one's names in its order (the
+    usual case), else ``None``.
+
+    The first object is matched as ``{"name":digits,...}`` with names free of digits; another
+    object has the same names in the same order exactly when, digits taken out, it is the same
+    text and it holds as many runs of digits as names: its values are not empty (DuckDB wrote
+    valid JSON), hold no other byte than digits (there is none to spare), so each takes one run,
+    and no name has a digit left."""
+    base = int(column.starts[rows[0]])
+    text = column.data[base : int(column.offsets[rows[-1] + 1])]
+    start = column.starts[rows] - base
+    first = text[start[0] : start[0] + column.length[rows[0]]].tobytes()
+    if not _SCORES_SHAPE.fullmatch(first):
+        return None
+    names = [name.decode() for name in re.findall(rb'"([^"]*)":', first)]
+    if len(set(names)) != len(names):
+        return None
+    skeleton = np.frombuffer(re.sub(rb"[0-9]", b"", first), dtype=np.uint8)
+    k, width = len(skeleton), len(names)
+    digit = (text - np.uint8(48)) < 10
+    # Where digits start and stop, alternately (every object starts and ends with a brace).
+    turns = np.flatnonzero(digit[1:] != digit[:-1]) + 1
+    if len(turns) != 2 * width * len(rows):
+        return None
+    begin = turns[0::2].reshape(-1, width)
+    stop = turns[1::2].reshape(-1, width)
+    end = start + column.length[rows]
+    # Each object's runs inside it: with as many runs in all as names in all, each has its own.
+    if not bool(((begin[:, 0] > start) & (stop[:, -1] < end)).all()):
+        return None
+    length = (stop - begin).reshape(-1)
+    if int(length.max()) > 18:
+        return None
+    if not bool((column.length[rows] - (stop - begin).sum(axis=1) == k).all()):
+        return None
+    if not bool((text[~digit].reshape(-1, k) == skeleton).all()):
+        return None
+    at = begin.reshape(-1)
+    value = np.zeros(len(at), dtype=np.int64)
+    for j in range(int(length.max())):
+        more = length > j
+        digit_j = text[np.minimum(at + j, len(text) - 1)].astype(np.int64) - 48
+        value += more * (value * 9 + digit_j)
+    n = len(column.length)
+    counts_out = np.zeros(n, dtype=np.int64)
+    counts_out[rows] = len(names)
+    code = np.tile(np.arange(len(names), dtype=np.int64), len(rows))
+    return _Scores(np.ones(n, dtype=bool), counts_out, StrColumn.from_strings(names), code, value)
+
+
+def _json_scores(column: _Json) -> _Scores:
+    """Parse ``scores`` objects written compactly: ``{"name":digits,...}`` (a value that is not
+    a plain integer, a repeated name, anything else: the row is not ok)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(column.length)
+    ok = ~column.present
+    counts = np.zeros(n, dtype=np.int64)
+    rows = column.rows
+    nothing = np.zeros(0, dtype=np.int64)
+    if not len(rows):
+        return _Scores(ok, counts, StrColumn.from_strings([]), nothing, nothing)
+    alike = _scores_alike(column, rows)
+    if alike is not None:
+        return alike
+    base = int(column.starts[rows[0]])
+    text = column.data[base : int(column.offsets[rows[-1] + 1])]
+    start = column.starts[rows] - base
+    end = start + column.length[rows]
+    shape = (text[start] == 123) & (text[end - 1] == 125)  # {...}
+    quotes = np.flatnonzero(text == 34)
+    owner = np.searchsorted(start, quotes, side="right") - 1
+    per_row = np.bincount(owner, minlength=len(rows))
+    rank = np.arange(len(quotes), dtype=np.int64) - (np.cumsum(per_row) - per_row)[owner]
+    shape &= per_row % 2 == 0
+    shape &= (per_row > 0) | (end - start == 2)
+    pair = np.flatnonzero((rank % 2 == 0) & (rank + 1 < per_row[owner]))
+    opening, closing, entry_row = quotes[pair], quotes[pair + 1], owner[pair]
+    m = len(pair)
+    if m == 0:
+        ok[rows] = shape
+        return _Scores(ok, counts, StrColumn.from_strings([]), nothing, nothing)
+    # "name":digits, then "," and the next name, or the closing "}".
+    last = np.ones(m, dtype=bool)
+    last[:-1] = entry_row[1:] != entry_row[:-1]
+    first = np.ones(m, dtype=bool)
+    first[1:] = last[:-1]
+    value_end = np.empty(m, dtype=np.int64)
+    value_end[:-1] = opening[1:] - 1
+    value_end[last] = end[entry_row[last]] - 1
+    entry_ok = last | (text[value_end] == 44)
+    entry_ok &= text[np.minimum(closing + 1, len(text) - 1)] == 58
+    entry_ok &= ~first | (opening == start[entry_row] + 1)
+    value_start = closing + 2
+    value_length = np.maximum(value_end - value_start, 0)
+    value_offsets = np.empty(m + 1, dtype=np.int64)
+    value_offsets[:-1] = value_start
+    value_offsets[-1] = value_start[-1] + value_length[-1]
+    numbers = _Json(text, value_offsets, value_length, np.flatnonzero(value_length))
+    values, numbers_ok = _json_integers(numbers, np.arange(m, dtype=np.int64))
+    entry_ok &= numbers_ok
+    # The names, end to end, coded in order of first appearance.
+    name_length = closing - opening - 1
+    name_offsets = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(name_length, out=name_offsets[1:])
+    name_bytes = text[_gather(opening + 1, name_length)]
+    names = pa.Array.from_buffers(
+        pa.large_string(), m, [None, pa.py_buffer(name_offsets), pa.py_buffer(name_bytes)]
+    )
+    encoded = pc.dictionary_encode(names)
+    code = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    vocab = encoded.dictionary.to_pylist()
+    entry_counts = np.bincount(entry_row, minlength=len(rows))
+    if not _distinct_per_row(code, entry_row, entry_counts, len(vocab)):
+        keyed = entry_row * len(vocab) + code
+        order = np.sort(keyed)
+        twice = order[1:][order[1:] == order[:-1]]
+        shape[np.unique(twice // len(vocab))] = False  # a name twice: the strict error
+    row_ok = shape
+    row_ok[entry_row[~entry_ok]] = False
+    ok[rows] = row_ok
+    counts[rows] = entry_counts
+    return _Scores(ok, counts, StrColumn.from_strings(vocab), code, values)
+
+
+def _distinct_per_row(code: I64, row: I64, counts: I64, width: int) -> bool:
+    """Whether no row repeats a code, quickly where every row has the same distinct codes in
+    the same order (the usual case: one set of score names)."""
+    k = int(counts[0]) if len(counts) else 0
+    if k == 0 or not bool((counts == k).all()):
+        return False
+    head = code[:k]
+    if len(np.unique(head)) != k:
+        return False
+    return bool((code.reshape(-1, k) == head).all())
+
+
+_COMMON: Final = ("id", "enterprise_id", "date", "type")
+
+
+def _field_tables() -> tuple[dict[str, B], dict[str, npt.NDArray[np.uint8]], npt.NDArray[np.uint8]]:
+    """Per field besides the common four, by event type code: whether the type allows it and
+    whether it requires it; and per type, how many fields it requires."""
+    fields = (*_DUCK_SCALARS, "items", "scores")
+    count = len(EVENT_TYPE_NAMES)
+    allowed = {name: np.zeros(count, dtype=bool) for name in fields}
+    required = {name: np.zeros(count, dtype=np.uint8) for name in fields}
+    needs = np.zeros(count, dtype=np.uint8)
+    for type_name, (needed, permitted) in _ALLOWED.items():
+        code = EVENT_TYPE_NAMES.index(type_name)
+        for name in permitted:
+            allowed[name][code] = True
+        for name in needed:
+            required[name][code] = 1
+        needs[code] = len(needed)
+    return allowed, required, needs
+
+
+_ALLOWS, _REQUIRES, _NEEDS = _field_tables()
+
+
+def _result_table() -> B:
+    """Whether a ``result`` code (+ 2: -2 wrong, -1 absent) is right for an event type."""
+    table = np.ones((len(EVENT_TYPE_NAMES), len(ENUMS["result"]) + 2), dtype=bool)
+    table[:, 0] = False
+    for name, values in _RESULTS.items():
+        row = table[EVENT_TYPE_NAMES.index(name)]
+        for code, value in enumerate(ENUMS["result"]):
+            row[code + 2] = value in values
+    return table
+
+
+_RESULT_OK: Final = _result_table()
+_DUCK_TEXTS: Final = tuple(name for name in _DUCK_SCALARS if name not in _DUCK_ENUMS)
+#: Bytes of ``"field":"value",`` by code of an ENUM field, 0 for -1 (absent).
+_ENUM_TEXT: Final = {
+    name: np.array([len(name) + len(v.encode()) + 6 for v in vocab] + [0], dtype=np.int64)
+    for name, vocab in _DUCK_ENUMS.items()
+}
+_KIND_TEXT: Final = _enum_text(ENUMS["kind"])
+
+
+def _chunk_from_duck(batch: Any) -> tuple[_Chunk, B, I64]:
+    """Columns of a batch DuckDB parsed, the rows the checks cannot vouch for, and for each row
+    the length of the compact JSON text of the values DuckDB captured (see above).
+
+    Most fields are on few rows: they are checked on the rows that hold them."""
+    n = batch.num_rows
+    every = np.arange(n, dtype=np.int64)
+    json = {name: _json_column(batch.column(name)) for name in (*_DUCK_TEXTS, "scores")}
+    codes = {name: _enum_codes(batch.column(name), vocab) for name, vocab in _DUCK_ENUMS.items()}
+    typ = codes["type"]
+    kind = np.maximum(typ, 0)
+    bad = typ < 0
+    # The compact text's size: "{" + the values' texts + per key "key": and a comma.
+    total = np.zeros(n + 1, dtype=np.int64)
+    for column in json.values():
+        total += column.offsets
+    size = np.diff(total)
+    size += 1 + sum(len(name) + 4 for name in _COMMON if name in json)
+    for name, table in _ENUM_TEXT.items():
+        size += table[codes[name]]
+    # Fields the event's type does not allow, and how many it requires are there.
+    needs = np.zeros(n, dtype=np.uint8)
+
+    def held(name: str, rows: I64, text: bool = True) -> None:
+        kinds = kind[rows]
+        bad[rows[~_ALLOWS[name][kinds]]] = True
+        needs[rows] += _REQUIRES[name][kinds]
+        if text:
+            size[rows] += len(name) + 4
+
+    for name, column in json.items():
+        if name not in _COMMON:
+            held(name, column.rows)
+    enum_rows = {name: np.flatnonzero(codes[name] >= 0) for name in _DUCK_ENUMS if name != "type"}
+    for name, rows in enum_rows.items():
+        held(name, rows, text=False)
+    bad |= ~json["id"].not_blank(every)
+    bad |= ~json["enterprise_id"].not_blank(every)
+    dates = json["date"]
+    date, date_ok = _day_numbers(
+        dates.data, dates.starts + 1, dates.strings(every) & (dates.length == 12)
+    )
+    bad |= ~date_ok
+    result = codes["result"]
+    rows = enum_rows["result"]
+    bad[rows[~_RESULT_OK[kind[rows], result[rows] + 2]]] = True
+    enums = {name: codes[name] for name in ("result", "level", "outcome", "penalty")}
+    spot = typ == EVENT_TYPE_NAMES.index("spot_check")
+    enums["level"][spot & (enums["level"] == -1)] = ENUMS["level"].index("county")
+    deadlines = json["deadline"]
+    deadline = np.full(n, NO_DATE, dtype=np.int32)
+    rows = deadlines.rows
+    if len(rows):
+        days, ok = _day_numbers(
+            deadlines.data,
+            deadlines.starts[rows] + 1,
+            deadlines.strings(rows) & (deadlines.length[rows] == 12),
+        )
+        deadline[rows] = days
+        bad[rows[~ok]] = True
+    flags: dict[str, B] = {}
+    for name in _EVENT_BOOLS:
+        column = json[name]
+        rows = column.rows
+        first = column.data[column.starts[rows]]
+        true = first == 116  # compact JSON: "true" is the only text starting with t
+        bad[rows[~true & (first != 102)]] = True  # nor "false" (f): not a boolean
+        flags[name] = np.zeros(n, dtype=bool)
+        flags[name][rows[true]] = True
+    rect = typ == EVENT_TYPE_NAMES.index("rectification")
+    flags["verified"] |= rect & ~json["verified"].present
+    texts: dict[str, StrColumn] = {}
+    for name in ("of", "reason", "description"):
+        column = json[name]
+        rows = column.rows
+        strings = column.strings(rows)
+        if name != "description":
+            bad[rows[~column.not_blank(rows)]] = True
+        else:
+            bad[rows[~strings]] = True
+        texts[name] = column.unquoted(rows, strings)
+    # Items: a list of {name, kind}, a string and an ENUM.
+    items = batch.column("items")
+    items_present = _validity(items)
+    list_offsets = np.frombuffer(items.buffers()[1], dtype=np.int32)[
+        items.offset : items.offset + n + 1
+    ].astype(np.int64)
+    item_counts = np.diff(list_offsets) * items_present
+    item_kind = np.zeros(0, dtype=np.int8)
+    item_name = StrColumn.from_strings([])
+    rows = np.flatnonzero(items_present)
+    if len(rows):
+        held("items", rows)
+        parent = np.repeat(every, item_counts)
+        low, high = int(list_offsets[0]), int(list_offsets[-1])
+        if high - low == int(item_counts.sum()):  # no items behind a null list
+            flat = items.values.slice(low, high - low)
+        else:
+            flat = items.flatten()
+        name_array, kind_array = flat.field("name"), flat.field("kind")
+        if flat.null_count:
+            name_array, kind_array = flat.flatten()  # a null item: its fields null too
+        names = _json_column(name_array)
+        item_kind = _enum_codes(kind_array, ENUMS["kind"])
+        everything = np.arange(len(item_kind), dtype=np.int64)
+        named = names.not_blank(everything)
+        bad[parent[(item_kind < 0) | ~named]] = True
+        item_name = names.unquoted(everything, names.strings(everything))
+        # [{"name":N,"kind":K},...]: 17 bytes an item besides N and K, commas between.
+        each = names.length + _KIND_TEXT[item_kind] + 18
+        total = np.zeros(len(each) + 1, dtype=np.int64)
+        np.cumsum(each, out=total[1:])
+        count = item_counts[rows]
+        start = np.cumsum(item_counts)[rows] - count
+        size[rows] += 2 + total[start + count] - total[start] - (count > 0)
+    bad |= needs != _NEEDS[kind]
+    # A failed spot check lists at least one item.
+    rows = enum_rows["result"]
+    failed = rows[spot[rows] & (result[rows] == ENUMS["result"].index("fail"))]
+    bad[failed[item_counts[failed] == 0]] = True
+    # Numbers: plain integers here; anything else is parsed strictly.
+    amount = np.zeros(n, dtype=np.int64)
+    rows = json["amount"].rows
+    if len(rows):
+        values, ok = _json_integers(json["amount"], rows)
+        amount[rows] = values
+        bad[rows[~ok]] = True
+    scores = _json_scores(json["scores"])
+    bad |= ~scores.ok
+    ids = json["id"]
+    enterprise = json["enterprise_id"]
+    columns = _Chunk(
+        lines=np.zeros(n, dtype=np.int32),
+        ids=ids.unquoted(every, ids.strings(every)),
+        enterprise=enterprise.unquoted(every, enterprise.strings(every)),
+        of=texts["of"],
+        of_present=json["of"].present,
+        type=typ,
+        date=date,
+        enums=enums,
+        deadline=deadline,
+        flags=flags,
+        amount=amount,
+        amount_exp=np.zeros(n, dtype=np.int8),
+        amount_present=json["amount"].present,
+        item_counts=item_counts,
+        item_kind=item_kind.astype(np.int8),
+        item_name=item_name,
+        scores_present=json["scores"].present,
+        score_counts=scores.counts,
+        score_key=scores.names,
+        score_code=scores.code,
+        score_value=scores.value,
+        score_exp=np.zeros(len(scores.value), dtype=np.int8),
+        description=texts["description"],
+        description_present=json["description"].present,
+        reason=texts["reason"],
+        reason_present=json["reason"].present,
+    )
+    return columns, bad, size
+
+
+def _scan_ends(raw: U8, start: int, count: int) -> I64:
+    """Where the next ``count`` lines from ``start`` end (their newline, or the file's end for
+    a last line without one); fewer where the file ends first."""
+    found: list[I64] = []
+    have = 0
+    window = 1 << 20
+    at = start
+    while have < count and at < len(raw):
+        hits = np.flatnonzero(raw[at : at + window] == 10) + at
+        found.append(hits[: count - have])
+        have += min(len(hits), count - have)
+        at += window
+        window = min(window * 2, 64 << 20)
+    ends = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    if have < count:
+        last = int(ends[-1]) + 1 if len(ends) else start
+        if last < len(raw):
+            ends = np.append(ends, len(raw))
+    return ends.astype(np.int64)
+
+
+def _line_ends(raw: U8, start: int, size: I64, bad: B) -> I64:
+    """The end (newline) of the line of each row, from the row of the line at ``start`` on,
+    as far as rows and lines are surely matched one to one; marks rows whose line is not
+    exactly ``size`` bytes long as ``bad``. See the section's comment for why this holds."""
+    n = len(size)
+    total = len(raw)
+    if total == 0 or n == 0:
+        return np.zeros(0, dtype=np.int64)
+    # Predicted: every line the compact text of its row.
+    ends = start + np.cumsum(size + 1) - 1
+    starts = ends - size
+    inside = ends < total
+    newline = np.where(inside, _at(raw, ends) == 10, ends == total)
+    opens = _at(raw, starts) == 123
+    good = ~bad & newline & opens
+    first = n if bool(good.all()) else int(np.argmin(good))
+    if first == n:
+        return ends
+    # From the first row that is not as predicted: the lines' real ends.
+    begin = start if first == 0 else int(ends[first - 1]) + 1
+    real = _scan_ends(raw, begin, n - first)
+    line_starts = np.concatenate(([begin], real[:-1] + 1)).astype(np.int64)
+    opens = _at(raw, line_starts) == 123
+    opens &= line_starts < total
+    stop = len(real) if bool(opens.all()) else int(np.argmin(opens))
+    real, line_starts = real[:stop], line_starts[:stop]
+    # A line may end in CR LF: the records module drops the CR, as JSON's whitespace it is.
+    length = real - line_starts
+    crlf = (length > 0) & (_at(raw, np.maximum(real - 1, 0)) == 13)
+    bad[first : first + stop] |= (length - crlf) != size[first : first + stop]
+    return np.concatenate((ends[:first], real))
+
+
+def _escaped_rows(mm: Any, start: int, ends: I64) -> I64:
+    """Rows whose line (``start`` to ``ends``) holds a backslash."""
+    rows: list[int] = []
+    stop = int(ends[-1]) if len(ends) else start
+    at = mm.find(b"\\", start, stop)
+    while at >= 0:
+        row = int(np.searchsorted(ends, at))
+        rows.append(row)
+        at = mm.find(b"\\", int(ends[row]) + 1, stop)
+    return np.array(rows, dtype=np.int64)
+
+
 class _EventReader:
-    """Reads an events file block by block into :class:`_Chunk` columns."""
+    """Reads an events file into :class:`_Compact` columns: through DuckDB where it is
+    installed, block by block through pyarrow otherwise (or for what DuckDB leaves), line by
+    line through the record module for whatever the checks cannot vouch for."""
 
     def __init__(
-        self, path: Path, progress: Progress | None, block_size: int, ent_index: _Index
+        self, path: Path, progress: Progress | None, block_size: int, ent_index: _Index | None
     ) -> None:
         self.path = path
         self.name = os.fspath(path)
         self.progress = progress
         self.block_size = block_size
         self.pa = _pyarrow()
-        self.seen = _SeenIds("event", self.name)
+        self.gathered = _Gathered()
+        self.seen = _SeenIds("event", self.name, self.gathered.ids_and_lines)
         self.ent_index = ent_index
         self.score_keys: dict[str, int] = {}
+        self.stream: _DuckStream | None = None
+
+    def start(self) -> None:
+        """Set DuckDB parsing the file already (the enterprises are read meanwhile)."""
+        duckdb = _duckdb() if self.pa is not None else None
+        if duckdb is not None and self.stream is None:
+            try:
+                self.stream = _DuckStream(duckdb, self.path)
+            except OSError:
+                self.stream = None  # the pyarrow path reports what is wrong with the file
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
 
     def read(self, processes: bool = False) -> _Compact:
-        """Parse blocks on workers and check them here, in file order, so that errors come
-        out as a line-by-line reader finds them.
+        """Read the events, checking them here in file order, so that errors come out as a
+        line-by-line reader finds them."""
+        gathered = self.gathered
+        total = _file_size(self.path)
+
+        def keep(chunk: _Chunk, done: int) -> None:
+            if len(chunk):
+                assert self.ent_index is not None
+                gathered.add(_compact(chunk, self.ent_index, self.score_keys), done, total)
+
+        resume: tuple[int, int] | None = (0, 1)
+        try:
+            self.start()
+            if self.stream is not None:
+                resume = self._read_duck(self.stream, keep)
+        finally:
+            self.close()
+        if resume is not None:
+            self._read_blocks(keep, processes, *resume)
+        if self.pa is not None:
+            self.pa.default_memory_pool().release_unused()
+        if not gathered.rows:
+            assert self.ent_index is not None
+            empty = _chunk_from_events([], np.zeros(0, dtype=np.int64))
+            return _compact(empty, self.ent_index, self.score_keys)
+        return gathered.result()
+
+    def _read_duck(
+        self, stream: _DuckStream, keep: Callable[[_Chunk, int], None]
+    ) -> tuple[int, int] | None:
+        """Take DuckDB's rows while they are surely matched with the file's lines; return where
+        the other path is to go on (byte offset, line number), ``None`` when all is read."""
+        import mmap
+
+        with self.path.open("rb") as handle:
+            total = os.fstat(handle.fileno()).st_size
+            if total == 0:
+                return 0, 1
+            mm = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            return self._take_rows(stream, mm, total, keep)
+        finally:
+            with contextlib.suppress(BufferError):  # an array still looks at it: GC closes it
+                mm.close()
+
+    def _take_rows(
+        self, stream: _DuckStream, mm: Any, total: int, keep: Callable[[_Chunk, int], None]
+    ) -> tuple[int, int] | None:
+        raw = np.frombuffer(mm, dtype=np.uint8)
+        pos = len(_BOM) if mm[: len(_BOM)] == _BOM else 0
+        line = 1
+        while True:
+            try:
+                batch = stream.next()
+            except _AbandonedError:
+                return (pos, line) if line > 1 else (0, 1)
+            if batch is None:
+                break
+            chunk, bad, size = _chunk_from_duck(batch)
+            ends = _line_ends(raw, pos, size, bad)
+            n = len(ends)
+            if n < len(chunk):
+                chunk = _take_chunk(chunk, np.arange(n, dtype=np.int64))
+                bad = bad[:n]
+            if n:
+                bad[_escaped_rows(mm, pos, ends)] = True
+                starts = np.concatenate(([pos], ends[:-1] + 1))
+                chunk.lines = np.arange(line, line + n, dtype=np.int32)
+
+                def text(i: int, starts: I64 = starts, ends: I64 = ends) -> bytes:
+                    return bytes(mm[int(starts[i]) : int(ends[i])])
+
+                pos = min(int(ends[-1]) + 1, total)
+                keep(self._with_strict(chunk, bad, text), pos)
+                line += n
+                if self.progress is not None:
+                    self.progress(self.name, pos, total)
+            if n < batch.num_rows:
+                return (pos, line) if line > 1 else (0, 1)
+        del raw
+        return (pos, line) if pos < total else None
+
+    def _read_blocks(
+        self, keep: Callable[[_Chunk, int], None], processes: bool, start: int, line: int
+    ) -> None:
+        """Parse blocks from byte ``start`` (line ``line``) on workers, and check them here in
+        file order.
 
         The workers are threads (pyarrow and numpy release the GIL, the checks between their
         calls hold it), or with ``processes`` forked processes, each reading its block from
         the file."""
         workers = max(1, min(4, os.cpu_count() or 1))
-        chunks: list[_Compact] = []
-
-        def keep(block: _Block, parsed: _Parsed | None) -> None:
-            chunk = self._block(block, parsed)
-            if len(chunk):
-                chunks.append(_compact(chunk, self.ent_index, self.score_keys))
-
         context = _fork_context() if processes and self.pa is not None else None
         pool: Executor
         if context is not None:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         else:
             pool = ThreadPoolExecutor(max_workers=workers)
+        blocks = _blocks(self.path, self.name, self.progress, self.block_size, start, line)
         with pool:
             pending: deque[tuple[_Block, Future[_Parsed | None]]] = deque()
-            for block in _blocks(self.path, self.name, self.progress, self.block_size):
+            for block in blocks:
                 if context is not None:
                     future = pool.submit(
                         _parse_at, self.path, block.offset, len(block.data), block.first_line
@@ -903,17 +1948,10 @@ class _EventReader:
                 pending.append((block, future))
                 if len(pending) > workers:
                     first, future = pending.popleft()
-                    keep(first, future.result())
+                    keep(self._block(first, future.result()), first.offset + len(first.data))
             while pending:
                 first, future = pending.popleft()
-                keep(first, future.result())
-        self.seen = _SeenIds("event", self.name)  # let go of the blocks' ids
-        if self.pa is not None:
-            self.pa.default_memory_pool().release_unused()
-        if not chunks:
-            empty = _chunk_from_events([], np.zeros(0, dtype=np.int64))
-            return _compact(empty, self.ent_index, self.score_keys)
-        return _concat_compact(chunks)
+                keep(self._block(first, future.result()), first.offset + len(first.data))
 
     def _strict(self, block: _Block) -> _Chunk:
         """Parse a block line by line with the record module's parser (exact errors)."""
@@ -930,8 +1968,7 @@ class _EventReader:
             numbers.append(number)
             events.append(event)
         chunk = _chunk_from_events(events, np.array(numbers, dtype=np.int64))
-        self.seen.pending.clear()
-        self.seen.add(chunk.ids, chunk.lines)
+        self.seen.done()
         return chunk
 
     def _parse(
@@ -964,35 +2001,43 @@ class _EventReader:
     def _block(self, block: _Block, parsed: _Parsed | None) -> _Chunk:
         if parsed is None:
             return self._strict(block)
-        chunk, bad = parsed.chunk, parsed.bad
         data = block.data
         if block.first_line == 1 and data.startswith(_BOM):
             data = data[len(_BOM) :]
+        texts: list[bytes] = []
+
+        def text(i: int) -> bytes:
+            if not texts:
+                texts.extend(_line_texts(data))
+            return texts[i]
+
+        return self._with_strict(parsed.chunk, parsed.bad, text)
+
+    def _with_strict(self, chunk: _Chunk, bad: B, text: Callable[[int], bytes]) -> _Chunk:
+        """The chunk with its ``bad`` rows replaced by what the strict parser makes of their
+        lines (``text(row)``), in line order: the first error is the first line's."""
         if not bool(bad.any()):
-            self.seen.add(chunk.ids, chunk.lines)
+            self.seen.done()
             return chunk
-        # The lines the checks could not vouch for, parsed strictly, in line order.
-        texts = _line_texts(data)
         rows = np.flatnonzero(bad)
         good = np.flatnonzero(~bad)
         events: list[Event] = []
         numbers: list[int] = []
         for i in rows.tolist():
-            number = block.first_line + i
+            number = int(chunk.lines[i])
 
             def context(i: int = i) -> None:
                 before = good[good < i]
                 self.seen.add(chunk.ids.take(before), chunk.lines[before])
 
-            event = self._parse(texts[i], number, context)
+            event = self._parse(text(i), number, context)
             assert event is not None
             events.append(event)
             numbers.append(number)
         strict = _chunk_from_events(events, np.array(numbers, dtype=np.int64))
         merged = _concat_chunks([_take_chunk(chunk, good), strict])
         merged = _take_chunk(merged, np.argsort(merged.lines, kind="stable"))
-        self.seen.pending.clear()
-        self.seen.add(merged.ids, merged.lines)
+        self.seen.done()
         return merged
 
 
@@ -1004,8 +2049,23 @@ class _EventReader:
 class _Enterprises:
     lines: I64
     ids: StrColumn
-    scheme: list[str | None]
+    #: Code of each enterprise's scheme in ``schemes`` (first seen first), -1 for none.
+    scheme: npt.NDArray[np.int32]
+    schemes: list[str]
     attributes: dict[str, AttributeColumn]
+
+
+@dataclass
+class _AttributePart:
+    """One attribute's values in some enterprises (a block of them)."""
+
+    rows: I64
+    #: Per row: 1 a string, 2 a list of strings, 3 anything else (see AttributeColumn).
+    kind: npt.NDArray[np.int8]
+    #: Per row, its strings (one for a string); codes into ``vocab``, in order.
+    counts: I64
+    codes: I64
+    vocab: list[str]
 
 
 def _uscc_ok(column: StrColumn, valid: B) -> B:
@@ -1041,11 +2101,14 @@ class _EnterpriseReader:
         self.progress = progress
         self.block_size = block_size
         self.pa = _pyarrow()
-        self.seen = _SeenIds("enterprise", self.name)
         self.lines: list[I64] = []
         self.ids: list[StrColumn] = []
-        self.scheme: list[str | None] = []
-        self.values: dict[str, list[tuple[int, object]]] = {}
+        self.seen = _SeenIds(
+            "enterprise", self.name, lambda: list(zip(self.ids, self.lines, strict=True))
+        )
+        self.scheme: list[npt.NDArray[np.int32]] = []
+        self.schemes: dict[str, int] = {}
+        self.parts: dict[str, list[_AttributePart]] = {}
         self.count = 0
 
     def read(self) -> _Enterprises:
@@ -1055,23 +2118,34 @@ class _EnterpriseReader:
             for block in _blocks(self.path, self.name, self.progress, self.block_size):
                 self._block(block)
         attributes = {
-            key: _attribute_column(self.count, entries) for key, entries in self.values.items()
+            key: _attribute_column(self.count, parts) for key, parts in self.parts.items()
         }
         ids = _concat_strings(self.ids)
         lines = np.concatenate(self.lines) if self.lines else np.zeros(0, dtype=np.int64)
-        return _Enterprises(lines, ids, self.scheme, attributes)
+        scheme = np.concatenate(self.scheme) if self.scheme else np.zeros(0, dtype=np.int32)
+        return _Enterprises(lines, ids, scheme, list(self.schemes), attributes)
+
+    def _schemes(self, local: npt.NDArray[np.int32], names: Sequence[str]) -> None:
+        """Keep a block's scheme codes (into ``names``; -1 for none) as codes of the file."""
+        known = np.array([self.schemes.setdefault(s, len(self.schemes)) for s in names] + [-1])
+        self.scheme.append(known[local].astype(np.int32))
 
     def _keep(self, enterprises: Sequence[Enterprise], lines: I64) -> None:
         base = self.count
+        names = [e.scheme for e in enterprises]
+        vocab = list(dict.fromkeys(s for s in names if s is not None))
+        code = {s: i for i, s in enumerate(vocab)}
+        self._schemes(np.array([-1 if s is None else code[s] for s in names], np.int32), vocab)
+        entries: dict[str, list[tuple[int, object]]] = {}
         for i, enterprise in enumerate(enterprises):
-            self.scheme.append(enterprise.scheme)
             for key, value in enterprise.attributes.items():
-                self.values.setdefault(key, []).append((base + i, value))
+                entries.setdefault(key, []).append((base + i, value))
+        for key, values in entries.items():
+            self.parts.setdefault(key, []).append(_attribute_part(values))
         ids = StrColumn.from_strings(e.id for e in enterprises)
         self.ids.append(ids)
         self.lines.append(lines)
-        self.seen.pending.clear()
-        self.seen.add(ids, lines)
+        self.seen.done()
         self.count += len(enterprises)
 
     def _parse(self, mapping_or_text: str | dict[str, object], number: int) -> Enterprise:
@@ -1119,9 +2193,12 @@ class _EnterpriseReader:
             self._strict(block)
             return
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         try:
-            table = _read_json_block(data, _enterprise_schema(pa))
+            # On pyarrow's threads: DuckDB, parsing the events meanwhile, leaves cores idle
+            # once it is far enough ahead.
+            table = _read_json_block(data, _enterprise_schema(pa), threads=True)
             if table.num_rows != n:
                 self._strict(block)
                 return
@@ -1139,14 +2216,18 @@ class _EnterpriseReader:
             return
         lines = np.arange(block.first_line, block.first_line + n, dtype=np.int64)
         ids, _ = _strings(table.column("id").combine_chunks())
-        schemes = table.column("scheme").to_pylist()
+        schemes = pc.dictionary_encode(table.column("scheme").combine_chunks())
+        local = np.asarray(
+            schemes.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32
+        )
+        self._schemes(local, schemes.dictionary.to_pylist())
         base = self.count
-        self.scheme.extend(schemes)
-        for key, entries in attributes.items():
-            self.values.setdefault(key, []).extend((base + i, v) for i, v in entries)
+        for key, part in attributes.items():
+            part.rows = part.rows + base
+            self.parts.setdefault(key, []).append(part)
         self.ids.append(ids)
         self.lines.append(lines)
-        self.seen.add(ids, lines)
+        self.seen.done()
         self.count += n
 
     def _csv(self) -> None:
@@ -1191,8 +2272,10 @@ class _EnterpriseReader:
         self._keep(parsed, np.array(numbers, dtype=np.int64))
 
 
-def _check_enterprises(table: Any, pa: Any) -> tuple[B, dict[str, list[tuple[int, object]]]]:
-    """Rows the checks cannot vouch for, and the attribute values by name."""
+def _check_enterprises(table: Any, pa: Any) -> tuple[B, dict[str, _AttributePart]]:
+    """Rows the checks cannot vouch for, and the attributes' values (rows of the block)."""
+    import pyarrow.compute as pc
+
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
     names = set(table.column_names)
@@ -1205,59 +2288,81 @@ def _check_enterprises(table: Any, pa: Any) -> tuple[B, dict[str, list[tuple[int
     registered, present = _strings(table.column("registered_on").combine_chunks())
     _, good = _dates(registered, present)
     bad |= present & ~good
-    values: dict[str, list[tuple[int, object]]] = {}
-    if "attributes" in names:
-        attributes = table.column("attributes").combine_chunks()
-        has = ~_isnull(attributes)
-        if not pa.types.is_struct(attributes.type):
-            bad |= has
-            return bad, values
-        for i in range(attributes.type.num_fields):
-            key = attributes.type.field(i).name
-            child = attributes.field(i)
-            child_has = has & ~_isnull(child)
-            rows = np.flatnonzero(child_has)
-            if pa.types.is_string(child.type):
-                texts = child.to_pylist()
-                values[key] = [(r, texts[r]) for r in rows.tolist()]
-            elif pa.types.is_list(child.type) and (
-                pa.types.is_string(child.type.value_type) or pa.types.is_null(child.type.value_type)
-            ):
-                lists = child.to_pylist()
-                entries: list[tuple[int, object]] = []
-                for r in rows.tolist():
-                    items = lists[r]
-                    if any(item is None for item in items):
-                        bad[r] = True
-                    entries.append((r, tuple(str(x) for x in items)))
-                values[key] = entries
-            else:
-                bad |= child_has
-    return bad, values
+    parts: dict[str, _AttributePart] = {}
+    if "attributes" not in names:
+        return bad, parts
+    attributes = table.column("attributes").combine_chunks()
+    has = ~_isnull(attributes)
+    if not pa.types.is_struct(attributes.type):
+        bad |= has
+        return bad, parts
+    for i in range(attributes.type.num_fields):
+        key = attributes.type.field(i).name
+        child = attributes.field(i)
+        child_has = has & ~_isnull(child)
+        rows = np.flatnonzero(child_has)
+        values = child.take(pa.array(rows))
+        if pa.types.is_string(child.type):
+            counts = np.ones(len(rows), dtype=np.int64)
+            kind = np.ones(len(rows), dtype=np.int8)
+        elif pa.types.is_list(child.type) and (
+            pa.types.is_string(child.type.value_type) or pa.types.is_null(child.type.value_type)
+        ):
+            counts = np.asarray(
+                pc.list_value_length(values).to_numpy(zero_copy_only=False), dtype=np.int64
+            )
+            kind = np.full(len(rows), 2, dtype=np.int8)
+            values = values.flatten()
+            if values.null_count:  # a list holding null: the strict parser's error
+                bad[np.repeat(rows, counts)[_isnull(values)]] = True
+                continue
+        else:
+            bad |= child_has
+            continue
+        encoded = pc.dictionary_encode(values.cast(pa.string()))
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        parts[key] = _AttributePart(rows, kind, counts, codes, encoded.dictionary.to_pylist())
+    return bad, parts
 
 
-def _attribute_column(n: int, entries: Sequence[tuple[int, object]]) -> AttributeColumn:
+def _attribute_part(entries: Sequence[tuple[int, object]]) -> _AttributePart:
+    """The part of values the strict parser made (a string, a tuple of strings, else)."""
+    vocab: dict[str, int] = {}
+    kind = np.zeros(len(entries), dtype=np.int8)
+    counts = np.zeros(len(entries), dtype=np.int64)
+    codes: list[int] = []
+    for i, (_, value) in enumerate(entries):
+        if isinstance(value, str):
+            kind[i] = 1
+            items: tuple[str, ...] = (value,)
+        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            kind[i] = 2
+            items = value
+        else:
+            kind[i] = 3
+            items = ()
+        counts[i] = len(items)
+        codes.extend(vocab.setdefault(item, len(vocab)) for item in items)
+    rows = np.array([row for row, _ in entries], dtype=np.int64)
+    return _AttributePart(rows, kind, counts, np.array(codes, dtype=np.int64), list(vocab))
+
+
+def _attribute_column(n: int, parts: Sequence[_AttributePart]) -> AttributeColumn:
+    """One attribute of all enterprises from its parts (in file order; strings coded in order of
+    first appearance)."""
     vocab: dict[str, int] = {}
     kind = np.zeros(n, dtype=np.int8)
     counts = np.zeros(n, dtype=np.int64)
-    rows_codes: list[tuple[int, list[int]]] = []
-    for row, value in entries:
-        if isinstance(value, str):
-            kind[row] = 1
-            items: tuple[str, ...] = (value,)
-        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
-            kind[row] = 2
-            items = value
-        else:
-            kind[row] = 3
-            items = ()
-        counts[row] = len(items)
-        rows_codes.append((row, [vocab.setdefault(item, len(vocab)) for item in items]))
+    known: list[I64] = []
+    for part in parts:
+        known.append(np.array([vocab.setdefault(v, len(vocab)) for v in part.vocab] + [0]))
+        kind[part.rows] = part.kind
+        counts[part.rows] = part.counts
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     codes = np.zeros(int(offsets[-1]), dtype=np.int32)
-    for row, row_codes in rows_codes:
-        codes[offsets[row] : offsets[row] + len(row_codes)] = row_codes
+    for part, remap in zip(parts, known, strict=True):
+        codes[_gather(offsets[part.rows], part.counts)] = remap[part.codes]
     return AttributeColumn(kind, offsets, codes, tuple(vocab))
 
 
@@ -1270,7 +2375,8 @@ class _Index:
 
     def __init__(self, column: StrColumn) -> None:
         self.column = column
-        self.keys, _, self.exact = _keys_for(column, column)
+        self.plan = _KeyPlan.of(column)
+        self.keys, _, self.exact = self.plan.keys(column)
         self.order = np.argsort(self.keys, kind="stable")
         self.sorted = self.keys[self.order]
 
@@ -1282,7 +2388,7 @@ class _Index:
         if len(rows) == 0 or len(self.sorted) == 0:
             return out
         sub = needles.take(rows) if wanted is not None else needles
-        keys, valid, _ = _keys_for(self.column, sub)
+        keys, valid, _ = self.plan.keys(sub)
         # Consecutive needles often repeat (events grouped by enterprise): look up runs once.
         head = np.ones(len(keys), dtype=bool)
         head[1:] = keys[1:] != keys[:-1]
@@ -1304,37 +2410,85 @@ class _Index:
         return out
 
 
-def _keys_for(reference: StrColumn, column: StrColumn) -> tuple[npt.NDArray[np.uint64], B, bool]:
-    """Keys of ``column``'s strings comparable with ``reference``'s, and whether each can match.
+def _uniform_width(offsets: I64) -> int:
+    """The common length of the strings at ``offsets``, 0 where they differ (or are empty)."""
+    n = len(offsets) - 1
+    if n < 1:
+        return 0
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or int(offsets[-1] - offsets[0]) != n * width:
+        return 0
+    step = 1 << 20  # in parts: no array as long as the column
+    for start in range(0, n, step):
+        if not bool((np.diff(offsets[start : start + step + 1]) == width).all()):
+            return 0
+    return width
 
-    Exact (order-preserving) when ``reference`` has fixed-width strings differing in at most 8
-    byte positions; otherwise a 64-bit hash."""
-    n = len(reference)
-    lengths = reference.lengths()
-    if n and int(lengths[0]) > 0 and bool((lengths == lengths[0]).all()):
-        width = int(lengths[0])
-        grid = reference.data[: n * width].reshape(n, width)
-        constant = [bool((grid[:, j] == grid[0, j]).all()) for j in range(width)]
-        varying = [j for j in range(width) if not constant[j]]
-        if len(varying) <= 8:
-            m = len(column)
-            own = column.lengths()
-            valid = own == width
-            rows = np.flatnonzero(valid)
-            keys = np.zeros(m, dtype=np.uint64)
-            if len(rows):
-                other = column.data[
-                    column.offsets[rows][:, None] + np.arange(width, dtype=np.int64)
-                ]
-                for j in range(width):
-                    if constant[j]:
-                        valid[rows[other[:, j] != grid[0, j]]] = False
-                packed = np.zeros(len(rows), dtype=np.uint64)
-                for j in varying:
-                    packed = (packed << np.uint64(8)) | other[:, j].astype(np.uint64)
-                keys[rows] = packed
+
+@dataclass(frozen=True)
+class _KeyPlan:
+    """How to key strings looked up among a reference column's: exact (order-preserving) keys
+    where the reference's strings have one width, up to 8 bytes (their bytes) or more with the
+    positions that differ among them within 8 consecutive ones (those 8 bytes as a big-endian
+    word, the other bytes checked against the reference's); otherwise 64-bit hashes."""
+
+    #: Width of the reference's strings; 0 where keys are hashes.
+    width: int = 0
+    #: For a width of 8 or more: where the 8 bytes of the key start.
+    low: int = 0
+    #: For a width of 8 or more: (position, byte) of every byte outside the key.
+    fixed: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def of(cls, reference: StrColumn) -> _KeyPlan:
+        n = len(reference)
+        width = _uniform_width(reference.offsets)
+        if not width:
+            return cls()
+        if width < 8:
+            return cls(width)
+        base = int(reference.offsets[0])
+        data = reference.data[base : base + n * width]
+        first = data[:width]
+        # The last 8 bytes as the key where the others never differ (ids with a fixed prefix,
+        # the usual case), else the first 8; each other byte position checked in one pass.
+        for low in (width - 8, 0):
+            outside = (*range(low), *range(low + 8, width))
+            if all(bool((data[j::width] == first[j]).all()) for j in outside):
+                return cls(width, low, tuple((j, int(first[j])) for j in outside))
+        return cls()
+
+    def keys(self, column: StrColumn) -> tuple[npt.NDArray[np.uint64], B, bool]:
+        """Keys of ``column``'s strings, where each can match, and whether keys are exact."""
+        width, low = self.width, self.low
+        m = len(column)
+        if width == 0:
+            return _string_keys(column), np.ones(m, dtype=bool), False
+        uniform = _uniform_width(column.offsets) == width
+        valid = np.ones(m, dtype=bool) if uniform else column.lengths() == width
+        start = int(column.offsets[0]) if m else 0
+        if width >= 8 and bool(valid.all()) and len(column.data) >= start + m * width:
+            # End to end, all of one width: read in place, no gather.
+            words = np.ndarray(
+                (m,), dtype=">u8", buffer=column.data, offset=start + low, strides=(width,)
+            )
+            for j, byte in self.fixed:
+                valid &= column.data[start + j : start + m * width : width] == byte
+            return words.astype(np.uint64), valid, True
+        rows = np.flatnonzero(valid)
+        keys = np.zeros(m, dtype=np.uint64)
+        at = column.offsets[rows]
+        if width >= 8:
+            keys[rows] = _words(column.data, 8)[at + low].byteswap()
+            for j, byte in self.fixed:
+                valid[rows[column.data[at + j] != byte]] = False
             return keys, valid, True
-    return _string_keys(column), np.ones(len(column), dtype=bool), False
+        other = column.data[at[:, None] + np.arange(width, dtype=np.int64)]
+        packed = np.zeros(len(rows), dtype=np.uint64)
+        for j in range(width):
+            packed = (packed << np.uint64(8)) | other[:, j].astype(np.uint64)
+        keys[rows] = packed
+        return keys, valid, True
 
 
 def _same_pairs(a: StrColumn, ai: I64, b: StrColumn, bi: I64) -> B:
@@ -1346,15 +2500,20 @@ def _same_pairs(a: StrColumn, ai: I64, b: StrColumn, bi: I64) -> B:
     return out
 
 
-def _duplicates(index: _Index, lines: I64, kind: str, name: str) -> None:
+def _duplicates(index: _Index, lines: npt.NDArray[np.integer[Any]], kind: str, name: str) -> None:
     """Raise the duplicate-id error of a line-by-line reader, if two records share an id."""
     if len(index.sorted) < 2 or not bool((index.sorted[1:] == index.sorted[:-1]).any()):
         return
-    _raise_duplicates(index.column, lines, kind, name)
+    _raise_duplicates(index.column, lines.astype(np.int64), kind, name)
 
 
 def _reference_error(
-    chunk: _Compact, row: int, ent_ids: StrColumn, event_index: _Index, target: I64, name: str
+    chunk: _Compact,
+    row: int,
+    ent_ids: StrColumn,
+    event_index: _Index,
+    target: npt.NDArray[np.int32],
+    name: str,
 ) -> InputError:
     """The error ``RecordSet`` raises for event ``row``'s references, built by its own code."""
     from riskgrade.records import Enterprise as EnterpriseModel
@@ -1430,12 +2589,19 @@ def _iso(day: int) -> str:
     return str(np.datetime64(day, "D"))
 
 
-def _void_cycles(chunk: _Compact, target: I64, name: str, ent_ids: StrColumn) -> None:
+def _void_cycles(
+    chunk: _Compact, target: npt.NDArray[np.int32], name: str, ent_ids: StrColumn
+) -> None:
     """Raise RecordSet's error for voids that void each other in a ring, if there are any."""
     void = EVENT_TYPE_NAMES.index("void")
     is_void = chunk.type == void
-    nxt = np.where(is_void & (target >= 0), target, -1)
-    nxt = np.where((nxt >= 0) & is_void[np.maximum(nxt, 0)], nxt, -1)
+    rows = np.flatnonzero(is_void)
+    # Among the voids (numbered 0, 1, ... in row order): the void each one voids, or -1.
+    to = target[rows].astype(np.int64)
+    chained = to >= 0
+    chained[chained] = is_void[to[chained]]
+    nxt = np.full(len(rows), -1, dtype=np.int64)
+    nxt[chained] = np.searchsorted(rows, to[chained])
     current = np.flatnonzero(nxt >= 0)
     for _ in range(64):
         if len(current) == 0:
@@ -1443,7 +2609,7 @@ def _void_cycles(chunk: _Compact, target: I64, name: str, ent_ids: StrColumn) ->
         current = nxt[current]
         current = current[current >= 0]
         current = current[nxt[current] >= 0]
-    voids = np.flatnonzero(is_void).tolist()
+    voids = rows.tolist()
     events = tuple(_event_object(chunk, row, ent_ids) for row in voids)
     locations = {f"event:{chunk.ids.get(row)}": (name, int(chunk.lines[row])) for row in voids}
     _check_void_cycles(events, locations)
@@ -1461,21 +2627,38 @@ def read_records(
 
     Raises :class:`~riskgrade.errors.InputError` exactly as :func:`riskgrade.load_records`
     would for the same files: the same message, file, line, field, event and suggestion.
-    The events are parsed on worker threads, or with ``processes`` in worker processes
-    (``fork``, Linux; threads elsewhere): on two cores they measured no faster, the reading
-    thread's own share (cutting blocks, resolving enterprises) being what bounds the rate.
+    The events are parsed by DuckDB on its own threads where it is installed (it starts while
+    the enterprises are read); otherwise, or for the part of a file DuckDB leaves, by pyarrow on
+    worker threads, or with ``processes`` in worker processes (``fork``, Linux; threads
+    elsewhere).
     """
-    ent_path, ev_path = Path(enterprises), Path(events)
-    ents = _EnterpriseReader(ent_path, progress, block_size).read()
-    ent_name = os.fspath(ent_path)
-    ent_index = _Index(ents.ids)
-    _duplicates(ent_index, ents.lines, "enterprise", ent_name)
-    reader = _EventReader(ev_path, progress, block_size, ent_index)
-    chunk = reader.read(processes)
+    return _read_records(
+        ent_path=Path(enterprises),
+        ev_path=Path(events),
+        progress=progress,
+        block_size=block_size,
+        processes=processes,
+    )
+
+
+def _read_records(
+    *, ent_path: Path, ev_path: Path, progress: Progress | None, block_size: int, processes: bool
+) -> Records:
+    reader = _EventReader(ev_path, progress, block_size, None)
+    try:
+        reader.start()  # DuckDB parses events while the enterprises are read
+        ents = _EnterpriseReader(ent_path, progress, block_size).read()
+        ent_name = os.fspath(ent_path)
+        ent_index = _Index(ents.ids)
+        _duplicates(ent_index, ents.lines, "enterprise", ent_name)
+        reader.ent_index = ent_index
+        chunk = reader.read(processes)
+    finally:
+        reader.close()
     ev_name = os.fspath(ev_path)
     event_index = _Index(chunk.ids)
-    _duplicates(event_index, chunk.lines.astype(np.int64), "event", ev_name)
-    target = np.full(len(chunk), -1, dtype=np.int64)
+    _duplicates(event_index, chunk.lines, "event", ev_name)
+    target = np.full(len(chunk), -1, dtype=np.int32)
     target[chunk.of.present] = event_index.find(chunk.of.values)
     problem = _reference_problems(chunk, target)
     if len(problem):
@@ -1485,38 +2668,39 @@ def read_records(
     return _assemble(ents, chunk, target, ent_name, ev_name, tuple(reader.score_keys))
 
 
-def _reference_problems(chunk: _Compact, target: I64) -> I64:
+def _reference_problems(chunk: _Compact, target: npt.NDArray[np.int32]) -> I64:
     """Rows (in input order) whose references RecordSet refuses."""
     kind = chunk.type
     ent_rows = chunk.ent
     code = {name: EVENT_TYPE_NAMES.index(name) for name in EVENT_TYPE_NAMES}
-    bad = ent_rows < 0
-    refers = chunk.of.present
-    bad |= refers & (target < 0)
-    t = np.maximum(target, 0)
-    ok_target = target >= 0
+    # Only the rows that refer to another event (a few) are looked at beyond their enterprise.
+    rows = np.flatnonzero(chunk.of.present)
+    to = target[rows].astype(np.int64)
+    bad = to < 0
+    linked = ~bad
+    t = np.maximum(to, 0)
     fail = ENUMS["result"].index("fail")
-    recheck = refers & ok_target & (kind == code["recheck"])
-    bad |= recheck & ~((kind[t] == code["spot_check"]) & (chunk.enums["result"][t] == fail))
-    fix = refers & ok_target & (kind == code["rectification"])
-    bad |= fix & ~((kind[t] == code["inspection"]) | (kind[t] == code["enforcement"]))
-    linked = refers & ok_target
-    bad |= linked & (ent_rows[t] != ent_rows)
-    bad |= linked & (chunk.date < chunk.date[t])
-    return np.flatnonzero(bad)
+    own, theirs = kind[rows], kind[t]
+    recheck = linked & (own == code["recheck"])
+    bad |= recheck & ~((theirs == code["spot_check"]) & (chunk.enums["result"][t] == fail))
+    fix = linked & (own == code["rectification"])
+    bad |= fix & ~((theirs == code["inspection"]) | (theirs == code["enforcement"]))
+    bad |= linked & (ent_rows[t] != ent_rows[rows])
+    bad |= linked & (chunk.date[rows] < chunk.date[t])
+    return np.union1d(np.flatnonzero(ent_rows < 0), rows[bad])
 
 
 def _assemble(
     ents: _Enterprises,
     chunk: _Compact,
-    target: I64,
+    target: npt.NDArray[np.int32],
     ent_name: str,
     ev_name: str,
     score_keys: tuple[str, ...],
 ) -> Records:
-    schemes = sorted({s for s in ents.scheme if s is not None})
-    code = {name: i for i, name in enumerate(schemes)}
-    scheme = np.array([-1 if s is None else code[s] for s in ents.scheme], dtype=np.int16)
+    schemes = sorted(ents.schemes)
+    order = np.array([schemes.index(name) for name in ents.schemes] + [-1], dtype=np.int16)
+    scheme = order[ents.scheme]
     enterprises = EnterpriseColumns(
         ids=ents.ids,
         scheme=scheme,
@@ -1540,10 +2724,9 @@ def _assemble(
     np.cumsum(chunk.score_counts, out=score_offsets[1:])
 
     def dense(sparse: _Sparse) -> StrColumn:
-        counts = np.zeros(n, dtype=np.int64)
-        counts[sparse.present] = sparse.values.lengths()
         offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        offsets[1:][sparse.present] = sparse.values.lengths()
+        np.cumsum(offsets, out=offsets)
         return StrColumn(sparse.values.data, offsets)
 
     events = EventColumns(
@@ -1551,7 +2734,7 @@ def _assemble(
         ent=chunk.ent,
         date=chunk.date,
         type=chunk.type,
-        of=target.astype(np.int32),
+        of=target.astype(np.int32, copy=False),
         result=chunk.enums["result"],
         level=chunk.enums["level"],
         outcome=chunk.enums["outcome"],
@@ -1561,7 +2744,7 @@ def _assemble(
         counterfeit=chunk.flags["counterfeit"],
         intentional=chunk.flags["intentional"],
         substantiated=chunk.flags["substantiated"],
-        amount=amount.astype(np.int64),
+        amount=amount.astype(np.int64, copy=False),
         amount_present=chunk.amount_present,
         amount_exp=amount_exp,
         description_present=chunk.description.present,
@@ -1573,7 +2756,7 @@ def _assemble(
         score_offsets=score_offsets,
         score_key=chunk.score_key,
         score_keys=score_keys,
-        score_value=score_value.astype(np.int64),
+        score_value=score_value.astype(np.int64, copy=False),
         score_exp=score_exp,
         description=dense(chunk.description),
         reason=dense(chunk.reason),
@@ -1634,23 +2817,36 @@ def enterprise_at(records: Records, row: int) -> Enterprise:
 
 
 class _SeenIds:
-    """Ids of the lines read so far, to report a duplicate before a later bad line."""
+    """Ids of the lines read so far, to report a duplicate before a later bad line: those of
+    the blocks kept (``kept``, read only when an error is raised) and of the block at hand."""
 
-    def __init__(self, kind: str, name: str) -> None:
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        kept: Callable[[], Sequence[tuple[StrColumn, npt.NDArray[np.integer[Any]]]]],
+    ) -> None:
         self.kind = kind
         self.name = name
-        self.parts: list[tuple[StrColumn, I64]] = []
+        self.kept = kept
+        self.parts: list[tuple[StrColumn, npt.NDArray[np.integer[Any]]]] = []
         self.pending: list[tuple[str, int]] = []
 
     def add(self, ids: StrColumn, lines: npt.NDArray[np.integer[Any]]) -> None:
-        self.parts.append((ids, lines.astype(np.int64)))
+        """Ids of the block at hand, checked so far."""
+        self.parts.append((ids, lines))
 
     def note(self, value: str, line: int) -> None:
         self.pending.append((value, line))
 
+    def done(self) -> None:
+        """The block at hand is kept: its ids are among ``kept`` from now on."""
+        self.parts.clear()
+        self.pending.clear()
+
     def check_before(self, line: int) -> None:
         """Raise the duplicate-id error a line-by-line reader meets before ``line``."""
-        parts = list(self.parts)
+        parts = [*self.kept(), *self.parts]
         if self.pending:
             parts.append(
                 (
@@ -1661,7 +2857,7 @@ class _SeenIds:
         if not parts:
             return
         ids = _concat_strings([p[0] for p in parts])
-        lines = np.concatenate([p[1] for p in parts])
+        lines = np.concatenate([p[1].astype(np.int64) for p in parts])
         keep = np.flatnonzero(lines < line)
         _raise_duplicates(ids.take(keep), lines[keep], self.kind, self.name)
 

@@ -72,7 +72,10 @@ def _batch_lines(name: str, records: RecordSet, as_of: dt.date, lang: str = "en"
     columns = columns_from_records(records)
     grades = evaluator.evaluate(columns, as_of)
     assert list(grades.lines(lang)) == objects  # type: ignore[arg-type]
-    parted = _parted(name).evaluate(columns, as_of)
+    # In parts on threads, with the JSON pieces built beside the grading; the second time
+    # they are built afresh.
+    parted = _parted(name).evaluate(columns, as_of, json_lang=lang)  # type: ignore[arg-type]
+    assert list(parted.lines(lang)) == objects  # type: ignore[arg-type]
     assert list(parted.lines(lang)) == objects  # type: ignore[arg-type]
     return objects
 

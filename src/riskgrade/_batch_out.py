@@ -413,7 +413,7 @@ class SchemeDecisions:
         due = self.due.tolist()
         unmet_text = None if scheme.requires is None else scheme.requires.text.get(lang)
         numbers: dict[tuple[int, int], Decimal] = {}
-        plans = _Plans(scheme, lang, self.as_of)
+        plans = Plans(scheme, lang, self.as_of)
         level_name = [None, *names]
         pack = self.pack
 
@@ -606,12 +606,15 @@ class SchemeDecisions:
         return out, texts
 
     # -- JSON Lines, assembled from pieces ---------------------------------------------------
-    def json_pieces(self, ids: StrColumn, rows: I64, lang: Lang) -> JsonPieces:
+    def json_pieces(
+        self, ids: StrColumn, rows: I64, lang: Lang, plans: Plans | None = None
+    ) -> JsonPieces:
         """Each enterprise's ``Decision.to_json()`` line (with its newline) as a sequence of
         byte pieces: the pieces shared by many lines (a state, a reason's rule, text and
         points, a treatment with its cause) are made once, as are the quoted ids; numpy lays
         out which piece goes where. ``ids`` are the enterprise ids, ``rows`` this group's rows
-        among them."""
+        among them; ``plans``, the treatment plans already rendered for other groups of the
+        scheme in ``lang`` as of the same day (shared by the parts of a scheme)."""
         scheme = self.scheme
         result = self.result
         outcome = result.outcome
@@ -752,7 +755,7 @@ class SchemeDecisions:
         final = np.where(unmet, len(cause_text), cause_code)
         unmet_text = None if scheme.requires is None else scheme.requires.text.get(lang)
         finals = [*cause_text, unmet_text]
-        plans = _Plans(scheme, lang, self.as_of)
+        plans = plans or Plans(scheme, lang, self.as_of)
         pack = self.pack
         pack_json = (
             f',"pack":{{"id":{encode(pack.id)},"version":{encode(pack.version)},'
@@ -952,8 +955,11 @@ def _lean(cls: type[Any], values: dict[str, object], explainer: object = None) -
     return obj
 
 
-class _Plans:
-    """Treatment plans by (treatment, due day), as objects and as JSON, built once each."""
+class Plans:
+    """Treatment plans by (treatment, due day), as objects and as JSON, built once each.
+
+    Shared by the threads building the parts of a scheme: a plan two threads build at once
+    is built twice, the same, and either is kept."""
 
     def __init__(self, scheme: Scheme, lang: Lang, as_of: dt.date) -> None:
         self.scheme = scheme

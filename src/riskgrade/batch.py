@@ -37,7 +37,7 @@ from riskgrade._batch_eval import (
     Table,
     run_scheme,
 )
-from riskgrade._batch_out import JsonPieces, SchemeDecisions
+from riskgrade._batch_out import JsonPieces, Plans, SchemeDecisions
 from riskgrade._columns import (
     EnterpriseColumns,
     EventColumns,
@@ -134,21 +134,30 @@ class BatchEvaluator(Evaluator):
                 raise UnsupportedError(msg, rule=exc.rule) from None
 
     # -- grading ----------------------------------------------------------------------------
-    def evaluate(self, records: Records, as_of: dt.date) -> BatchGrades:
+    def evaluate(
+        self, records: Records, as_of: dt.date, *, json_lang: Lang | None = None
+    ) -> BatchGrades:
         """Grade every enterprise of ``records`` as of ``as_of``; return the results as arrays.
+
+        With ``json_lang`` each part's JSON pieces in that language are also built on the
+        worker that graded it, right after grading, so that the interpreter-bound work of
+        building them overlaps other parts' numpy work; :meth:`BatchGrades.json_blocks` in
+        that language then only lays them out.
 
         Enterprises must already have been checked against their schemes. Raises
         :class:`UnsupportedError` when the data is beyond the engine (numbers too large for
         exact 64-bit arithmetic).
         """
         try:
-            parts = self._results(records, as_of)
+            parts = self._results(records, as_of, json_lang)
         except NativeNeeded as exc:
             self._native_error(records, int(exc.ent_rows.min()), as_of)
             raise AssertionError from None  # _native_error always raises
         return BatchGrades(self, records, as_of, parts)
 
-    def _results(self, records: Records, as_of: dt.date) -> list[Part]:
+    def _results(
+        self, records: Records, as_of: dt.date, json_lang: Lang | None = None
+    ) -> list[Part]:
         """Grade every part (:func:`partition`) on :attr:`workers` threads; the parts in
         scheme order, then row order."""
         index = EventIndex.of(records.events, len(records.enterprises))  # shared by the parts
@@ -160,10 +169,24 @@ class BatchEvaluator(Evaluator):
             for part in partition(rows, counts, self.part_events)
         ]
 
+        plans = {
+            name: Plans(self.pack.schemes[name], json_lang, as_of)
+            for name in self.plans
+            if json_lang is not None
+        }
+
         def grade(job: tuple[str, np.ndarray]) -> Part:
             name, rows = job
             table = Table.build(records.events, records.enterprises, rows, index)
-            return Part(name, rows, run_scheme(self.plans[name], table, day))
+            result = run_scheme(self.plans[name], table, day)
+            json = None
+            if json_lang is not None:
+                decisions = SchemeDecisions(result, self.pack.ref, as_of)
+                pieces = decisions.json_pieces(
+                    records.enterprises.ids, rows, json_lang, plans[name]
+                )
+                json = (json_lang, pieces)
+            return Part(name, rows, result, json)
 
         outcomes = _map(grade, jobs, self.workers)
         natives = [o.ent_rows for o in outcomes if isinstance(o, NativeNeeded)]
@@ -219,14 +242,16 @@ class BatchEvaluator(Evaluator):
         yield from grades.decisions(lang, progress, explain)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Part:
     """Some enterprises of one scheme, graded together: the scheme, their rows (ascending)
-    and the result."""
+    and the result; with the JSON pieces built beside it (``evaluate(json_lang=...)``), in
+    that language, until they are laid out."""
 
     scheme: str
     rows: np.ndarray
     result: SchemeResult
+    json: tuple[Lang, JsonPieces] | None = None
 
 
 def partition(rows: np.ndarray, events: np.ndarray, part_events: int) -> list[np.ndarray]:
@@ -488,9 +513,14 @@ class BatchGrades:
         parts = []
         size = 0
 
+        plans = {name: Plans(scheme, lang, self.as_of) for name, scheme in pack.schemes.items()}
+
         def build(part: Part) -> JsonPieces:
+            ready, part.json = part.json, None  # laid out once: the pieces are let go of below
+            if ready is not None and ready[0] == lang:
+                return ready[1]
             decisions = SchemeDecisions(part.result, pack.ref, self.as_of)
-            return decisions.json_pieces(ids, part.rows, lang)
+            return decisions.json_pieces(ids, part.rows, lang, plans[part.scheme])
 
         built_parts = _map(build, self.parts, self.evaluator.workers)
         for part, built in zip(self.parts, built_parts, strict=True):
@@ -640,7 +670,7 @@ def grade_files(
     if evaluator is None:
         evaluator = BatchEvaluator(pack)
     try:
-        grades = evaluator.evaluate(records, as_of)
+        grades = evaluator.evaluate(records, as_of, json_lang=lang)
         total = len(grades)
 
         def written(done: int) -> None:

@@ -513,3 +513,17 @@ def test_a_county_graded_in_parts_on_threads_is_graded_as_in_one() -> None:
     assert len(parted.parts) > 10
     assert list(parted.lines()) == list(whole.lines())
     assert np.array_equal(parted.levels()[0], whole.levels()[0])
+
+
+def test_pieces_built_in_one_language_are_not_used_for_another() -> None:
+    pack = _pack("zhuji")
+    enterprises, events = generate_county(CountySpec(enterprises=120, seed=5))
+    records = RecordSet.from_dicts(enterprises, events)
+    as_of = dt.date(2009, 7, 1)
+    evaluator = BatchEvaluator(pack, workers=2, part_events=200)
+    grades = evaluator.evaluate(columns_from_records(records), as_of, json_lang="zh")
+    assert len(grades.parts) > 3
+    assert all(part.json is not None and part.json[0] == "zh" for part in grades.parts)
+    assert list(grades.lines("en")) == _native_lines(pack, records, as_of, "en")
+    assert all(part.json is None for part in grades.parts)  # let go of once laid out
+    assert list(grades.lines("zh")) == _native_lines(pack, records, as_of, "zh")

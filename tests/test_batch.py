@@ -508,9 +508,16 @@ def test_a_county_graded_in_parts_on_threads_is_graded_as_in_one() -> None:
     columns = columns_from_records(records)
     as_of = dt.date(2009, 7, 1)
     whole = BatchEvaluator(pack, workers=1, part_events=1 << 30).evaluate(columns, as_of)
-    parted = BatchEvaluator(pack, workers=2, part_events=100).evaluate(columns, as_of)
+    seen: list[tuple[int, int]] = []
+    parted = BatchEvaluator(pack, workers=2, part_events=100).evaluate(
+        columns, as_of, progress=lambda done, total: seen.append((done, total))
+    )
     assert len(whole.parts) == len(pack.schemes)
     assert len(parted.parts) > 10
+    # One report a part, on the calling thread, growing to every enterprise.
+    assert len(seen) == len(parted.parts)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (len(enterprises), len(enterprises))
     assert list(parted.lines()) == list(whole.lines())
     assert np.array_equal(parted.levels()[0], whole.levels()[0])
 

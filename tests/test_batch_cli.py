@@ -171,3 +171,26 @@ def test_ids_needing_escapes_are_written_as_natively(tmp_path: Path) -> None:
     assert "企业".encode() in native
     assert '"V\\"事件'.encode() in native  # evidence ids with escapes
     assert (tmp_path / "batch.jsonl").read_bytes() == native
+
+
+def test_progress_follows_reading_grading_and_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ents, evs = _county(tmp_path, n=80)
+    quiet = tmp_path / "quiet.jsonl"
+    shown = tmp_path / "shown.jsonl"
+    assert _grade(ents, evs, quiet, "numpy", "--no-progress") == 0
+    assert capsys.readouterr().err == ""
+    assert _grade(ents, evs, shown, "numpy", "--progress") == 0
+    err = capsys.readouterr().err
+    stages = [line.strip() for line in err.replace("\r", "\n").splitlines() if line.strip()]
+    assert "reading e.jsonl: 100%" in stages
+    assert "reading v.jsonl: 100%" in stages
+    assert "grading: 100%" in stages
+    assert stages[-1] == "writing: 80/80 (100%)"
+    order = [
+        next(i for i, s in enumerate(stages) if s.startswith(k))
+        for k in ("reading v", "grading", "writing")
+    ]
+    assert order == sorted(order)
+    assert shown.read_bytes() == quiet.read_bytes()

@@ -22,7 +22,7 @@ import io
 import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, BinaryIO, Final, TextIO, TypeVar, cast
@@ -135,28 +135,38 @@ class BatchEvaluator(Evaluator):
 
     # -- grading ----------------------------------------------------------------------------
     def evaluate(
-        self, records: Records, as_of: dt.date, *, json_lang: Lang | None = None
+        self,
+        records: Records,
+        as_of: dt.date,
+        *,
+        json_lang: Lang | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> BatchGrades:
         """Grade every enterprise of ``records`` as of ``as_of``; return the results as arrays.
 
         With ``json_lang`` each part's JSON pieces in that language are also built on the
         worker that graded it, right after grading, so that the interpreter-bound work of
         building them overlaps other parts' numpy work; :meth:`BatchGrades.json_blocks` in
-        that language then only lays them out.
+        that language then only lays them out. ``progress`` gets (enterprises graded,
+        enterprises in all) on the calling thread as parts are done.
 
         Enterprises must already have been checked against their schemes. Raises
         :class:`UnsupportedError` when the data is beyond the engine (numbers too large for
         exact 64-bit arithmetic).
         """
         try:
-            parts = self._results(records, as_of, json_lang)
+            parts = self._results(records, as_of, json_lang, progress)
         except NativeNeeded as exc:
             self._native_error(records, int(exc.ent_rows.min()), as_of)
             raise AssertionError from None  # _native_error always raises
         return BatchGrades(self, records, as_of, parts)
 
     def _results(
-        self, records: Records, as_of: dt.date, json_lang: Lang | None = None
+        self,
+        records: Records,
+        as_of: dt.date,
+        json_lang: Lang | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[Part]:
         """Grade every part (:func:`partition`) on :attr:`workers` threads; the parts in
         scheme order, then row order."""
@@ -188,7 +198,15 @@ class BatchEvaluator(Evaluator):
                 json = (json_lang, pieces)
             return Part(name, rows, result, json)
 
-        outcomes = _map(grade, jobs, self.workers)
+        done = 0
+
+        def finished(index: int) -> None:
+            nonlocal done
+            done += len(jobs[index][1])
+            if progress is not None:
+                progress(done, len(records.enterprises))
+
+        outcomes = _map(grade, jobs, self.workers, finished)
         natives = [o.ent_rows for o in outcomes if isinstance(o, NativeNeeded)]
         if natives:
             raise NativeNeeded(np.concatenate(natives))
@@ -276,9 +294,15 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-def _map(work: Callable[[_T], _R], jobs: Sequence[_T], workers: int) -> list[_R | NativeNeeded]:
-    """``work`` over ``jobs`` on up to ``workers`` threads, in order; a job that needs the
-    native evaluator gives its :class:`NativeNeeded` in place of a result."""
+def _map(
+    work: Callable[[_T], _R],
+    jobs: Sequence[_T],
+    workers: int,
+    finished: Callable[[int], None] | None = None,
+) -> list[_R | NativeNeeded]:
+    """``work`` over ``jobs`` on up to ``workers`` threads; the results in the jobs' order. A
+    job that needs the native evaluator gives its :class:`NativeNeeded` in place of a result.
+    ``finished`` gets each job's index as it is done, on the calling thread."""
 
     def attempt(job: _T) -> _R | NativeNeeded:
         try:
@@ -286,10 +310,19 @@ def _map(work: Callable[[_T], _R], jobs: Sequence[_T], workers: int) -> list[_R 
         except NativeNeeded as exc:
             return exc
 
+    results: list[_R | NativeNeeded] = []
     if workers <= 1 or len(jobs) <= 1:
-        return [attempt(job) for job in jobs]
+        for index, job in enumerate(jobs):
+            results.append(attempt(job))
+            if finished is not None:
+                finished(index)
+        return results
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(attempt, jobs))
+        futures = {pool.submit(attempt, job): index for index, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            if finished is not None:
+                finished(futures[future])
+        return [future.result() for future in futures]
 
 
 def check_enterprises(
@@ -633,6 +666,7 @@ def grade_files(
     lang: Lang = "en",
     progress: Callable[[int, int], None] | None = None,
     read_progress: ReadProgress | None = None,
+    grade_progress: Callable[[int, int], None] | None = None,
     engine: str = "numpy",
 ) -> int | None:
     """Grade the records in two files with the numpy engine and write the decisions to ``out``
@@ -647,7 +681,8 @@ def grade_files(
     evaluator should grade instead: a pack the numpy engine refuses, fewer than
     :data:`AUTO_THRESHOLD` enterprises, or data beyond exact 64-bit arithmetic.
     ``progress`` gets (decisions written, decisions in all), ``read_progress`` (file, bytes
-    done, bytes in all) follows the reading.
+    done, bytes in all) follows the reading and ``grade_progress`` (enterprises graded,
+    enterprises in all) the grading.
     """
     from riskgrade.ingest import enterprise_at, read_records
 
@@ -670,7 +705,7 @@ def grade_files(
     if evaluator is None:
         evaluator = BatchEvaluator(pack)
     try:
-        grades = evaluator.evaluate(records, as_of, json_lang=lang)
+        grades = evaluator.evaluate(records, as_of, json_lang=lang, progress=grade_progress)
         total = len(grades)
 
         def written(done: int) -> None:

@@ -211,12 +211,21 @@ def _grade_columns(args: argparse.Namespace) -> bool:
     enabled = sys.stderr.isatty() if args.progress is None else bool(args.progress)
     bars: dict[int, Progress] = {}
 
-    def grading(done: int, total: int) -> None:
-        bars.setdefault(total, Progress(total, "grading", enabled=enabled))(done)
+    def writing(done: int, total: int) -> None:
+        bars.setdefault(total, Progress(total, "writing", enabled=enabled))(done)
+
+    def percent(label: str, done: int, total: int) -> None:
+        line = f"{label}: {100 * done // max(1, total)}%"
+        sys.stderr.write(f"\r{line:<40}")  # padded: it overwrites a longer line before it
+        if done >= total and label == "grading":
+            sys.stderr.write("\n")
+        sys.stderr.flush()
 
     def reading(name: str, done: int, total: int) -> None:
-        sys.stderr.write(f"\rreading {Path(name).name}: {100 * done // max(1, total)}%")
-        sys.stderr.flush()
+        percent(f"reading {Path(name).name}", done, total)
+
+    def grading(done: int, total: int) -> None:
+        percent("grading", done, total)
 
     class _Native(Exception):  # noqa: N818 - a signal: no output file is committed
         pass
@@ -230,8 +239,9 @@ def _grade_columns(args: argparse.Namespace) -> bool:
                 as_of,
                 out,
                 lang=args.lang,
-                progress=grading,
+                progress=writing,
                 read_progress=reading if enabled else None,
+                grade_progress=grading if enabled else None,
                 engine=args.engine,
             )
             if written is None:

@@ -1427,6 +1427,8 @@ class _Steps:
     """
 
     rank: I64
+    #: Each ranked enterprise's number of points.
+    counts: I64
     alive: I64
     start: I64
     #: Each point's place in step order.
@@ -1448,7 +1450,7 @@ class _Steps:
         ent = run.p_ent.astype(np.int64)
         step = np.arange(run.n_points, dtype=np.int64) - run.p_start[ent]
         place = start[step] + position[ent]
-        return cls(rank, alive, start, place)
+        return cls(rank, ranked, alive, start, place)
 
     def column(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """A per-point column in step order."""
@@ -1516,27 +1518,10 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
     worst = len(scheme.levels) - 1
     lean = not isinstance(policy, YearlyPolicy)
     alive = steps.alive
-    for k in range(len(alive) - 1):
-        high = int(alive[k])
-        low = int(alive[k + 1]) if lean else 0  # under the yearly policy every step is full
-        base = int(steps.start[k])
-        if lean and low:
-            # Steps that are not an enterprise's last only move its state (level, since,
-            # initial day); the last step's transition, cause and reasons are worked out below.
-            at = slice(base, base + low)
-            _advance(
-                policy,
-                level[:low],
-                since[:low],
-                initial_on[:low],
-                p_day[at],
-                p_raw[at],
-                p_floor[at],
-                None if p_clean is None else p_clean[at],
-                None if p_stood is None else p_stood[at],
-            )
-        if low == high:
-            continue
+
+    def last_steps(low: int, high: int, base: int) -> None:
+        """The full step (transition, cause, what held it) of the ranked enterprises
+        ``[low, high)``, whose columns are at ``[base + low, base + high)``."""
         at = slice(base + low, base + high)
         mine = slice(low, high)
         day = p_day[at]
@@ -1648,6 +1633,36 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
         }
         for name, value in last_step.items():
             getattr(out, name)[mine] = value
+
+    if lean:
+        # Steps that are not an enterprise's last only move its state (level, since, initial
+        # day); then every enterprise's last step at once, from its last point's columns.
+        for k in range(len(alive) - 1):
+            low = int(alive[k + 1])
+            if low == 0:
+                break
+            at = slice(int(steps.start[k]), int(steps.start[k]) + low)
+            _advance(
+                policy,
+                level[:low],
+                since[:low],
+                initial_on[:low],
+                p_day[at],
+                p_raw[at],
+                p_floor[at],
+                None if p_clean is None else p_clean[at],
+                None if p_stood is None else p_stood[at],
+            )
+        assert bool((steps.counts > 0).all()), "every enterprise has a point"
+        last = steps.start[steps.counts - 1] + np.arange(m, dtype=np.int64)
+        p_day, p_raw, p_floor, p_kind = p_day[last], p_raw[last], p_floor[last], p_kind[last]
+        p_clean = None if p_clean is None else p_clean[last]
+        p_stood = None if p_stood is None else p_stood[last]
+        last_steps(0, m, 0)
+    else:
+        # Under the yearly policy every step is a full one.
+        for k in range(len(alive) - 1):
+            last_steps(0, int(alive[k]), int(steps.start[k]))
     # Back from rank order to enterprise order.
     for name in _STEP_FIELDS:
         ranked = getattr(out, name)

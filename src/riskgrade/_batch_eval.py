@@ -44,6 +44,7 @@ from riskgrade._columns import (
     NO_DATE,
     EnterpriseColumns,
     EventColumns,
+    gather_ranges,
 )
 from riskgrade._vexpr import (
     Frame,
@@ -326,7 +327,7 @@ class Table:
         many tables of the same events) makes the cost the group's size, not the events'."""
         index = index or EventIndex.of(events, len(enterprises))
         counts = index.start[ent_rows + 1] - index.start[ent_rows]
-        sorted_at = _gather_ranges(index.start[ent_rows], counts)
+        sorted_at = gather_ranges(index.start[ent_rows], counts)
         rows = index.order[sorted_at]
         ent = np.repeat(np.arange(len(ent_rows), dtype=np.int32), counts)
         local_start = np.cumsum(counts) - counts
@@ -370,7 +371,7 @@ class Table:
     def subset(self, chosen: I64) -> Table:
         """Return the table of the group's enterprises at indices ``chosen`` (ascending)."""
         counts = self.starts[chosen + 1] - self.starts[chosen]
-        keep = _gather_ranges(self.starts[chosen], counts)
+        keep = gather_ranges(self.starts[chosen], counts)
         remap = np.full(len(self.rows), -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep), dtype=np.int64)
         old = self.target[keep]
@@ -461,7 +462,7 @@ class _RecordFrame(Frame):
             counts = ev.item_offsets[rows + 1] - ev.item_offsets[rows]
             offsets = np.zeros(self.size + 1, dtype=np.int64)
             np.cumsum(counts, out=offsets[1:])
-            items = _gather_ranges(ev.item_offsets[rows], counts)
+            items = gather_ranges(ev.item_offsets[rows], counts)
             return V(
                 "list",
                 present=self._typed("spot_check"),
@@ -473,15 +474,6 @@ class _RecordFrame(Frame):
         if name == "overdue" and self.overdue is not None:
             return V("const", const=self.overdue)
         return V("null", const=None)
-
-
-def _gather_ranges(starts: I64, counts: I64) -> I64:
-    """Concatenate ``arange(start, start + count)`` for each pair."""
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.cumsum(counts) - counts
-    return np.repeat(starts.astype(np.int64) - offsets, counts) + np.arange(total, dtype=np.int64)
 
 
 class _ItemFrame(Frame):
@@ -513,7 +505,7 @@ class _ScoresFrame(Frame):
             return V("null", const=None)
         code = ev.score_keys.index(name)
         counts = ev.score_offsets[self.rows + 1] - ev.score_offsets[self.rows]
-        entries = _gather_ranges(ev.score_offsets[self.rows], counts)
+        entries = gather_ranges(ev.score_offsets[self.rows], counts)
         parent = np.repeat(np.arange(self.size, dtype=np.int64), counts)
         hit = ev.score_key[entries] == code
         values = np.zeros(self.size, dtype=np.int64)
@@ -584,7 +576,7 @@ class _AttributeFrame(Frame):
         counts = np.where(kind == 2, column.offsets[ents + 1] - column.offsets[ents], 0)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        items = _gather_ranges(column.offsets[ents], counts)
+        items = gather_ranges(column.offsets[ents], counts)
         elements = _StringList(column.codes[items].astype(np.int64), column.vocab)
         return V("attr", codes, kind != 0, vocab=column.vocab, offsets=offsets, elements=elements)
 
@@ -860,7 +852,7 @@ class _Run:
         last_year = end.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
         counts = np.maximum(last_year - first_year + 1, 0)
         ent = np.repeat(graded, counts)
-        years = _gather_ranges(first_year, counts)
+        years = gather_ranges(first_year, counts)
         months = (years - 1970) * 12 + (month - 1)
         days = (months.astype("timedelta64[M]") + np.datetime64("1970-01", "M")).astype(
             "datetime64[D]"

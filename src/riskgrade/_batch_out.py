@@ -44,7 +44,7 @@ from riskgrade._batch_eval import (
     earliest_on_or_after,
     keys,
 )
-from riskgrade._columns import StrColumn, from_day_number
+from riskgrade._columns import StrColumn, from_day_number, gather_ranges
 from riskgrade.compiled import AttributeTermC, ConditionTermC, EachTermC, RuleC, Scheme
 from riskgrade.decisions import Decision, Lang, Reason, TreatmentPlan, render_cause
 from riskgrade.evaluation import Cause
@@ -270,7 +270,9 @@ class SchemeDecisions:
             # The ids of every held enterprise's adverse records, decoded at once.
             offsets, positions = self.adverse
             chosen = np.flatnonzero(outcome.held_adverse)
-            wanted = positions[_gather(offsets[chosen], offsets[chosen + 1] - offsets[chosen])]
+            wanted = positions[
+                gather_ranges(offsets[chosen], offsets[chosen + 1] - offsets[chosen])
+            ]
             id_of = dict(zip(wanted.tolist(), self._ids(wanted), strict=True))
 
         def cause(i: int) -> Cause:
@@ -780,7 +782,7 @@ class SchemeDecisions:
         # 5. Evidence ids, quoted once each.
         if all_positions:
             positions = np.concatenate(all_positions)
-            flat = _gather(p_start, p_count)
+            flat = gather_ranges(p_start, p_count)
             evidence = positions[flat]
             distinct = _union([evidence], sort=True)
             table = self.run.table
@@ -842,15 +844,6 @@ _SIMPLE_CAUSES: Final = np.array(
     ],
     dtype=np.int64,
 )
-
-
-def _gather(starts: I64, counts: I64) -> I64:
-    """Concatenate ``arange(start, start + count)`` for each pair."""
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.cumsum(counts) - counts
-    return np.repeat(starts - offsets, counts) + np.arange(total, dtype=np.int64)
 
 
 def _group(columns: Sequence[npt.NDArray[Any]]) -> tuple[I64, I64]:

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -296,6 +296,18 @@ class Records:
     events: EventColumns
 
 
+def gather_ranges(
+    starts: npt.NDArray[np.integer[Any]], counts: npt.NDArray[np.integer[Any]]
+) -> I64:
+    """Concatenate ``arange(start, start + count)`` for each pair: the elements of many
+    ranges of an array, in one index."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(starts.astype(np.int64) - offsets, counts) + np.arange(total, dtype=np.int64)
+
+
 def _sort_events(events: EventColumns) -> I64:
     n = len(events)
     if n == 0:
@@ -369,6 +381,17 @@ def _enterprise_columns(enterprises: Sequence[Enterprise]) -> EnterpriseColumns:
 
 def _attribute_column(values: Sequence[object]) -> AttributeColumn:
     vocab: dict[str, int] = {}
+    kind, counts, codes = attribute_codes(values, vocab)
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return AttributeColumn(kind, offsets, codes.astype(np.int32), tuple(vocab))
+
+
+def attribute_codes(
+    values: Sequence[object], vocab: dict[str, int]
+) -> tuple[npt.NDArray[np.int8], I64, I64]:
+    """Each attribute value's kind (0 missing, 1 a string, 2 a tuple of strings, 3 anything
+    else), its number of items, and every item's code in ``vocab`` (extended as met)."""
     kind = np.zeros(len(values), dtype=np.int8)
     counts = np.zeros(len(values), dtype=np.int64)
     codes: list[int] = []
@@ -386,9 +409,7 @@ def _attribute_column(values: Sequence[object]) -> AttributeColumn:
             items = ()
         counts[i] = len(items)
         codes.extend(vocab.setdefault(item, len(vocab)) for item in items)
-    offsets = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return AttributeColumn(kind, offsets, np.array(codes, dtype=np.int32), tuple(vocab))
+    return kind, counts, np.array(codes, dtype=np.int64)
 
 
 def _scaled(values: Sequence[Decimal | None]) -> tuple[I64, int]:

@@ -51,7 +51,9 @@ from riskgrade._columns import (
     EventColumns,
     Records,
     StrColumn,
+    attribute_codes,
     day_number,
+    gather_ranges,
 )
 from riskgrade.errors import InputError
 from riskgrade.records import (
@@ -561,7 +563,7 @@ def _take_chunk(chunk: _Chunk, order: I64) -> _Chunk:
 
     def ranges(counts: I64) -> I64:
         starts = np.cumsum(counts) - counts
-        return _gather(starts[order], counts[order])
+        return gather_ranges(starts[order], counts[order])
 
     items = ranges(chunk.item_counts)
     scores = ranges(chunk.score_counts)
@@ -583,14 +585,6 @@ def _take_chunk(chunk: _Chunk, order: I64) -> _Chunk:
         else:
             out[name] = value[order]
     return _Chunk(**out)
-
-
-def _gather(starts: I64, counts: I64) -> I64:
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.cumsum(counts) - counts
-    return np.repeat(starts - offsets, counts) + np.arange(total, dtype=np.int64)
 
 
 @dataclass
@@ -1283,7 +1277,7 @@ class _Json:
             keep[self.offsets[:-1] - base] = False
             keep[self.offsets[1:] - base - 1] = False
             return StrColumn(self.data[base : int(self.offsets[-1])][keep], offsets)
-        data = self.data[_gather(self.starts[take] + 1, lengths[take])]
+        data = self.data[gather_ranges(self.starts[take] + 1, lengths[take])]
         return StrColumn(data, offsets)
 
 
@@ -1337,7 +1331,7 @@ def _json_integers(column: _Json, rows: I64) -> tuple[I64, B]:
     starts, lengths = column.starts[rows], column.length[rows]
     values = np.zeros(len(rows), dtype=np.int64)
     ok = (lengths >= 1) & (lengths <= 18)
-    index = _gather(starts, lengths)
+    index = gather_ranges(starts, lengths)
     if not len(index):
         return values, ok
     digits = (column.data[index] - np.uint8(48)).astype(np.int64)
@@ -1498,7 +1492,7 @@ def _json_scores(column: _Json) -> _Scores:
     name_length = closing - opening - 1
     name_offsets = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(name_length, out=name_offsets[1:])
-    name_bytes = text[_gather(opening + 1, name_length)]
+    name_bytes = text[gather_ranges(opening + 1, name_length)]
     names = pa.Array.from_buffers(
         pa.large_string(), m, [None, pa.py_buffer(name_offsets), pa.py_buffer(name_bytes)]
     )
@@ -2328,23 +2322,9 @@ def _check_enterprises(table: Any, pa: Any) -> tuple[B, dict[str, _AttributePart
 def _attribute_part(entries: Sequence[tuple[int, object]]) -> _AttributePart:
     """The part of values the strict parser made (a string, a tuple of strings, else)."""
     vocab: dict[str, int] = {}
-    kind = np.zeros(len(entries), dtype=np.int8)
-    counts = np.zeros(len(entries), dtype=np.int64)
-    codes: list[int] = []
-    for i, (_, value) in enumerate(entries):
-        if isinstance(value, str):
-            kind[i] = 1
-            items: tuple[str, ...] = (value,)
-        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
-            kind[i] = 2
-            items = value
-        else:
-            kind[i] = 3
-            items = ()
-        counts[i] = len(items)
-        codes.extend(vocab.setdefault(item, len(vocab)) for item in items)
+    kind, counts, codes = attribute_codes([value for _, value in entries], vocab)
     rows = np.array([row for row, _ in entries], dtype=np.int64)
-    return _AttributePart(rows, kind, counts, np.array(codes, dtype=np.int64), list(vocab))
+    return _AttributePart(rows, kind, counts, codes, list(vocab))
 
 
 def _attribute_column(n: int, parts: Sequence[_AttributePart]) -> AttributeColumn:
@@ -2362,7 +2342,7 @@ def _attribute_column(n: int, parts: Sequence[_AttributePart]) -> AttributeColum
     np.cumsum(counts, out=offsets[1:])
     codes = np.zeros(int(offsets[-1]), dtype=np.int32)
     for part, remap in zip(parts, known, strict=True):
-        codes[_gather(offsets[part.rows], part.counts)] = remap[part.codes]
+        codes[gather_ranges(offsets[part.rows], part.counts)] = remap[part.codes]
     return AttributeColumn(kind, offsets, codes, tuple(vocab))
 
 

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 
 from riskgrade.dates import add_years
 from riskgrade.errors import InputError
+from riskgrade.records import Enforcement, literal_values
 
 __all__ = ["CountySpec", "generate_county", "iter_population", "write_population"]
 
@@ -334,15 +335,7 @@ _INDUSTRY_ITEMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-_PENALTIES = (
-    "warning",
-    "rectification_order",
-    "fine",
-    "confiscation",
-    "suspension",
-    "revocation",
-    "criminal_referral",
-)
+_PENALTIES = literal_values(Enforcement, "penalty")  # in the order of the weights below
 _PENALTY_WEIGHTS = (30.0, 25.0, 30.0, 8.0, 4.0, 1.2, 0.8)
 # How much a case's severity (0..1) multiplies each penalty's weight: 1 + factor * severity.
 _PENALTY_SEVERITY = (0.0, 0.0, 2.0, 3.0, 10.0, 15.0, 15.0)

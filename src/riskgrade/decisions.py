@@ -142,6 +142,27 @@ def _number(value: Decimal | None) -> float | int | None:
 _LEVEL_WORDS = {"en": "level", "zh": "等级"}
 
 
+_TRANSITION_WORDS: dict[str, dict[str, str]] = {
+    "en": {},
+    "zh": {
+        "initial": "首次评定",
+        "worsened": "风险升高",
+        "improved": "风险降低",
+        "held": "暂缓改善",
+        "unchanged": "不变",
+        "corrected": "更正",
+    },
+}
+
+
+def transition_word(value: str | None, lang: Lang) -> str:
+    """A transition as a person reads it: its name in English, its word in Chinese; ``-``
+    for none."""
+    if value is None:
+        return "-"
+    return _TRANSITION_WORDS[lang].get(value, value)
+
+
 def render_cause(cause: Cause, scheme: Scheme, lang: Lang) -> str:
     """Render a transition's cause in English or Chinese."""
     zh = lang == "zh"

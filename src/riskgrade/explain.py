@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from riskgrade.decisions import Decision, Lang, render_cause
+from riskgrade.decisions import Decision, Lang, render_cause, transition_word
 
 if TYPE_CHECKING:
     from riskgrade.compiled import Scheme
@@ -66,24 +66,6 @@ _WORDS = {
     },
 }
 
-_TRANSITIONS = {
-    "en": {},
-    "zh": {
-        "initial": "首次评定",
-        "worsened": "风险升高",
-        "improved": "风险降低",
-        "held": "暂缓改善",
-        "unchanged": "不变",
-        "corrected": "更正",
-    },
-}
-
-
-def _transition(value: str | None, lang: Lang) -> str:
-    if value is None:
-        return "-"
-    return _TRANSITIONS[lang].get(value, value)
-
 
 def render_decision(decision: Decision, lang: Lang = "en", *, scheme: Scheme | None = None) -> str:
     """Render one decision: level, reasons with evidence, transition and cause, treatment.
@@ -105,7 +87,7 @@ def render_decision(decision: Decision, lang: Lang = "en", *, scheme: Scheme | N
     extra.append(f"{w['assessed']} {decision.assessed_on}")
     lines.append(f"{w['level']}: {level}  ({'; '.join(extra)})")
     lines.append(
-        f"{w['transition']}: {_transition(decision.transition, lang)}"
+        f"{w['transition']}: {transition_word(decision.transition, lang)}"
         f" ({w['previous']}: {decision.previous_level or '-'})"
     )
     if decision.cause:
@@ -148,7 +130,7 @@ def render_explanation(explanation: Explanation, lang: Lang = "en") -> str:
         level = d.level if d.level is not None else w["ungraded"]
         score = "" if d.score is None else f" ({w['score']} {d.score})"
         parts.append(
-            f"  {d.assessed_on}  {level:<8}{_transition(d.transition, lang):<10} "
+            f"  {d.assessed_on}  {level:<8}{transition_word(d.transition, lang):<10} "
             f"{d.cause or ''}{score}"
         )
     parts.append(f"{w['outlook']}:")

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from riskgrade.compiled import RulePack, Scheme
 from riskgrade.dates import add_months
-from riskgrade.decisions import Decision, Lang, render_cause
+from riskgrade.decisions import Decision, Lang, render_cause, transition_word
 from riskgrade.evaluation import Step
 from riskgrade.grading import Grader
 from riskgrade.records import Enterprise, Event, RecordSet, event_to_mapping
@@ -185,25 +185,6 @@ _WORDS: Mapping[str, Mapping[str, str]] = {
         "months_due": "应检查",
         "legend_score": "分值",
         "legend_records": "记录",
-    },
-}
-
-_TRANSITIONS: Mapping[str, Mapping[str, str]] = {
-    "en": {
-        "initial": "initial",
-        "worsened": "worsened",
-        "improved": "improved",
-        "held": "held",
-        "unchanged": "unchanged",
-        "corrected": "corrected",
-    },
-    "zh": {
-        "initial": "首次评定",
-        "worsened": "风险升高",
-        "improved": "风险降低",
-        "held": "暂缓改善",
-        "unchanged": "不变",
-        "corrected": "更正",
     },
 }
 
@@ -491,7 +472,7 @@ def timeline_chart(entry: EnterpriseReport, as_of: dt.date, lang: Lang) -> str:
             out.append(
                 f'<circle class="mv" cx="{x_of(step.date):.1f}" cy="{y_level(step.level):.1f}" '
                 f'r="4" fill="{level_color(step.level, n)}"><title>{step.date} · '
-                f"{_e(_TRANSITIONS[lang][step.transition])} → {_e(levels[step.level])}"
+                f"{_e(transition_word(step.transition, lang))} → {_e(levels[step.level])}"
                 f"</title></circle>"
             )
     if scores:
@@ -829,7 +810,7 @@ def _transitions(entries: Sequence[EnterpriseReport], as_of: dt.date, lang: Lang
                 slot = index.get((step.date.year, step.date.month))
                 if slot is not None:
                     grid[slot][moves.index(step.transition)] += 1
-    series = [_Series(_TRANSITIONS[lang][name], color) for name, color in _MOVES]
+    series = [_Series(transition_word(name, lang), color) for name, color in _MOVES]
     columns = [(f"{m:%Y-%m}", grid[i]) for i, m in enumerate(months)]
     chart = vbar_chart("transitions", columns, series, w["transitions"])
     return f"<figure>{chart}<figcaption>{_e(w['transitions_note'])}</figcaption></figure>"
@@ -896,7 +877,7 @@ def _index(entries: Sequence[EnterpriseReport], lang: Lang) -> str:
         keys = " ".join(
             str(v).lower() for v in (e.id, e.name, e.region, e.grid, d.scheme, d.level) if v
         )
-        transition = _TRANSITIONS[lang].get(d.transition or "", "-")
+        transition = transition_word(d.transition, lang)
         out.append(
             f'<tr data-k="{_e(keys)}"><td><a href="#{_anchor(e.id, i)}">{_e(e.id)}</a></td>'
             f"<td>{_e(e.name or '')}</td><td>{_e(d.scheme)}</td><td>{_e(e.region or '')}</td>"
@@ -920,7 +901,7 @@ def _section(index: int, entry: EnterpriseReport, as_of: dt.date, lang: Lang) ->
     ]
     facts = [f"{w['score']} {_num(d.score)}", f"{w['raw']} {d.raw_level or '-'}"]
     facts.append(f"{w['assessed']} {d.assessed_on}")
-    transition = _TRANSITIONS[lang].get(d.transition or "", "-")
+    transition = transition_word(d.transition, lang)
     facts.append(f"{w['transition']}: {transition} ({w['previous']} {d.previous_level or '-'})")
     out.append(f'<p>{_e(" · ".join(facts))}<br><span class="small">{_e(d.cause or "")}</span></p>')
     out.append(f"<h3>{_e(w['level_over_time'])}</h3>")
@@ -988,7 +969,7 @@ def _regrades(entry: EnterpriseReport, by_id: Mapping[str, Event], lang: Lang) -
             continue
         records = _records_cell(on_day.get(step.date, ()) if step.kind == "record" else (), lang)
         level = scheme.levels[step.level] if step.level is not None else None
-        transition = _TRANSITIONS[lang].get(step.transition or "", "-")
+        transition = transition_word(step.transition, lang)
         rows.append(
             f"<tr><td>{step.date}</td><td>{_badge(level, scheme, lang)}</td>"
             f'<td class="num">{_num(step.assessment.score)}</td><td>{_e(transition)}</td>'

@@ -57,12 +57,16 @@ from riskgrade._columns import (
 )
 from riskgrade.errors import InputError
 from riskgrade.records import (
+    _EVENT_CLASSES,
     Enterprise,
     Event,
+    Recheck,
+    SpotCheck,
     _as_object,
     _check_void_cycles,
     _validate_enterprise,
     event_to_mapping,
+    literal_values,
     parse_enterprise_line,
     parse_event_line,
     reference_problem,
@@ -98,30 +102,26 @@ _EVENT_STRINGS: Final = (
     "reason",
 )
 _EVENT_BOOLS: Final = ("verified", "counterfeit", "intentional", "substantiated")
-#: Fields each event type allows besides id, enterprise_id, date and type; required ones first.
+_COMMON_FIELDS: Final = frozenset({"id", "enterprise_id", "date", "type"})
+#: Fields each event type allows besides id, enterprise_id, date and type; required ones first
+#: (read from the record models, the one place they are written).
 _ALLOWED: Final[Mapping[str, tuple[frozenset[str], frozenset[str]]]] = {
-    "spot_check": (frozenset({"result"}), frozenset({"result", "items", "level"})),
-    "recheck": (frozenset({"of", "result"}), frozenset({"of", "result"})),
-    "inspection": (frozenset({"outcome"}), frozenset({"outcome", "deadline", "scores"})),
-    "rectification": (frozenset({"of"}), frozenset({"of", "verified"})),
-    "enforcement": (
-        frozenset({"penalty"}),
-        frozenset({"penalty", "counterfeit", "intentional", "amount", "deadline"}),
-    ),
-    "complaint": (frozenset({"substantiated"}), frozenset({"substantiated"})),
-    "incident": (frozenset(), frozenset({"description"})),
-    "void": (frozenset({"of", "reason"}), frozenset({"of", "reason"})),
+    name: (
+        frozenset(
+            field
+            for field, info in model.model_fields.items()
+            if field not in _COMMON_FIELDS and info.is_required()
+        ),
+        frozenset(model.model_fields) - _COMMON_FIELDS,
+    )
+    for name, model in _EVENT_CLASSES.items()
 }
-_RESULTS: Final = {"spot_check": ("pass", "fail"), "recheck": ("upheld", "overturned")}
-_ENTERPRISE_STRINGS: Final = (
-    "id",
-    "scheme",
-    "name",
-    "region",
-    "grid",
-    "industry",
-    "uscc",
-    "registered_on",
+_RESULTS: Final = {
+    "spot_check": literal_values(SpotCheck, "result"),
+    "recheck": literal_values(Recheck, "result"),
+}
+_ENTERPRISE_STRINGS: Final = tuple(
+    field for field in Enterprise.model_fields if field != "attributes"
 )
 
 

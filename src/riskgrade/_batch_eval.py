@@ -321,11 +321,11 @@ class Table:
         events: EventColumns,
         enterprises: EnterpriseColumns,
         ent_rows: I64,
-        index: EventIndex | None = None,
+        index: EventIndex,
     ) -> Table:
-        """The table of the enterprises at ``ent_rows`` (ascending); ``index`` (made once for
-        many tables of the same events) makes the cost the group's size, not the events'."""
-        index = index or EventIndex.of(events, len(enterprises))
+        """The table of the enterprises at ``ent_rows`` (ascending), cut from ``index`` (made
+        once for the tables of many groups of the same events) at the cost of the group's
+        size, not the events'."""
         counts = index.start[ent_rows + 1] - index.start[ent_rows]
         sorted_at = gather_ranges(index.start[ent_rows], counts)
         rows = index.order[sorted_at]

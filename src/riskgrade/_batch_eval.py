@@ -13,9 +13,11 @@ arrays:
    assessment.
 3. **Sets as intervals.** A record belongs to a set from its date until it leaves the window,
    and, for filters that read ``overdue``, only while (or while not) overdue; recency weights
-   split these intervals further. A set's size, or a term's weighted sum, at every point is
-   then one sweep: +value where an interval starts, -value where it ends, ``bincount`` into the
-   points, ``cumsum``.
+   split these intervals further. Each interval becomes a range of points: its first point
+   is its record's own (a record's date is a point), its end is searched once per set and
+   window length. A set's size, or a term's weighted sum, at every point is then one sweep:
+   +value at a range's first point, -value at its end, ``bincount``, ``cumsum``. Filters
+   are evaluated once per distinct expression over the records of the same types.
 4. **Rules.** Scores, bands, classes, overrides, floors and ``requires`` evaluated over all
    points with :mod:`riskgrade._vexpr`.
 5. **Fold.** The policy (hysteresis, direct or yearly) advanced in lock-step: step ``k`` moves
@@ -28,10 +30,10 @@ Dates are day numbers (``int64``); ``INF`` is "never".
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
@@ -62,7 +64,6 @@ from riskgrade.compiled import (
     EachTermC,
     RuleC,
     Scheme,
-    WeightTable,
     Window,
 )
 from riskgrade.dates import Duration
@@ -222,12 +223,20 @@ def _earliest(start: I64, length: Duration) -> I64:
 
 
 def type_mask(types: I8, wanted: Sequence[int]) -> B:
-    """``np.isin(types, wanted)`` for small integer codes, by a look-up table."""
+    """``np.isin(types, wanted)`` for event type codes: by a comparison or three (with the
+    types not wanted where fewer), else by a look-up table."""
+    chosen = set(wanted)
+    others = set(range(len(EVENT_TYPE_NAMES))) - chosen
+    if len(chosen) <= 3 or len(others) <= 3:
+        out = np.zeros(len(types), dtype=bool)
+        for code in sorted(chosen if len(chosen) <= 3 else others):
+            out |= types == code
+        return out if len(chosen) <= 3 else ~out
     table = np.zeros(256, dtype=bool)
-    table[np.asarray(wanted, dtype=np.int64) & 0xFF] = True
+    table[np.asarray(sorted(chosen), dtype=np.int64) & 0xFF] = True
     codes = types.view(np.uint8) if types.dtype.itemsize == 1 else types.astype(np.uint8)
-    out: B = table[codes]
-    return out
+    found: B = table[codes]
+    return found
 
 
 def keys(ent: I64, day: I64) -> I64:
@@ -328,8 +337,8 @@ class Table:
         size, not the events'."""
         counts = index.start[ent_rows + 1] - index.start[ent_rows]
         sorted_at = gather_ranges(index.start[ent_rows], counts)
-        rows = index.order[sorted_at]
-        ent = np.repeat(np.arange(len(ent_rows), dtype=np.int32), counts)
+        rows = sorted_at if index.order is None else index.order[sorted_at]
+        ent = np.repeat(np.arange(len(ent_rows), dtype=np.intp), counts)
         local_start = np.cumsum(counts) - counts
         # A correction or a rectification refers to a record of its own enterprise (the
         # records module and the reader refuse anything else): its position in the table is
@@ -339,7 +348,8 @@ class Table:
         target = np.full(len(rows), -1, dtype=np.int64)
         if bool(refers.any()):
             owner = ent[refers]
-            place = index.rank[of[refers]] - index.start[ent_rows[owner]]
+            rank = of[refers] if index.rank is None else index.rank[of[refers]]
+            place = rank - index.start[ent_rows[owner]]
             if bool(((place < 0) | (place >= counts[owner])).any()):
                 raise ValueError("a record refers to a record of another enterprise")
             target[refers] = local_start[owner] + place
@@ -360,11 +370,11 @@ class Table:
             events=events,
             enterprises=enterprises,
             ent_rows=ent_rows,
-            rows=rows.astype(np.int32),
-            ent=ent.astype(np.int32),
+            rows=rows.astype(np.intp, copy=False),
+            ent=ent.astype(np.intp, copy=False),
             date=events.date[rows],
             type=events.type[rows],
-            target=target.astype(np.int32),
+            target=target.astype(np.intp, copy=False),
             starts=starts.astype(np.int64),
         )
 
@@ -376,7 +386,7 @@ class Table:
         remap[keep] = np.arange(len(keep), dtype=np.int64)
         old = self.target[keep]
         target = np.where(old >= 0, remap[np.maximum(old, 0)], -1)
-        ent = np.repeat(np.arange(len(chosen), dtype=np.int32), counts)
+        ent = np.repeat(np.arange(len(chosen), dtype=np.intp), counts)
         return Table._make(
             self.events, self.enterprises, self.ent_rows[chosen], self.rows[keep], ent, target
         )
@@ -387,22 +397,24 @@ class EventIndex:
     """Events in (enterprise, date, id) order, found by enterprise: made once, shared by the
     tables of every part."""
 
-    #: Event rows in sorted order.
-    order: I64
     #: Where each enterprise row's events start in ``order`` (``n + 1`` offsets).
     start: I64
-    #: Each event row's place in ``order``.
-    rank: I64
+    #: Event rows in sorted order (``None``: the events are in that order already).
+    order: I64 | None
+    #: Each event row's place in ``order`` (``None`` with ``order``).
+    rank: I64 | None
 
     @classmethod
     def of(cls, events: EventColumns, n_enterprises: int) -> EventIndex:
-        order = events.sorted_order()
         counts = np.bincount(events.ent, minlength=n_enterprises)
         start = np.zeros(n_enterprises + 1, dtype=np.int64)
         np.cumsum(counts, out=start[1:])
+        if events.in_order():
+            return cls(start, None, None)
+        order = events.sorted_order()
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order), dtype=np.int64)
-        return cls(order, start, rank)
+        return cls(start, order, rank)
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,16 +424,34 @@ class EventIndex:
 class _RecordFrame(Frame):
     """The fields of records (positions ``pos`` of a run) as expressions see them."""
 
-    def __init__(self, run: _Run, pos: I64, overdue: bool | None) -> None:
+    def __init__(
+        self, run: _Run, pos: I64, overdue: bool | None, types: Sequence[int] | None = None
+    ) -> None:
         self.run = run
         self.pos = pos
         self.size = len(pos)
         self.overdue = overdue
-        self.rows = run.table.rows[pos]
-        self.type = run.table.type[pos]
+        #: The types the records are known to have (``None``: any).
+        self.types = None if types is None else frozenset(types)
 
-    def _typed(self, *names: str) -> B:
-        return type_mask(self.type, [_TYPE[n] for n in names])
+    @cached_property
+    def rows(self) -> I64:
+        rows: I64 = self.run.table.rows[self.pos]
+        return rows
+
+    @cached_property
+    def type(self) -> I8:
+        typed: I8 = self.run.table.type[self.pos]
+        return typed
+
+    def _typed(self, *names: str) -> B | None:
+        """Where the records have one of the types ``names`` (``None``: everywhere)."""
+        wanted = {_TYPE[n] for n in names}
+        if self.types is not None and self.types <= wanted:
+            return None
+        if self.types is not None and not self.types & wanted:
+            return np.zeros(self.size, dtype=bool)
+        return type_mask(self.type, sorted(wanted))
 
     def _enum(self, column: I8, vocab: str, values: I8 | None = None) -> V:
         codes = column[self.rows] if values is None else values
@@ -600,78 +630,53 @@ class _StringList(Frame):
 
 @dataclass(frozen=True)
 class Intervals:
-    """Record ``pos[i]`` is a member for t in ``[start[i], end[i])``; with ``weight`` (scaled by
-    ``10**exp``) where weights apply. Sorted by position; ``monotone`` when start and end are
-    each non-decreasing within an enterprise."""
+    """Record ``pos[i]`` is a member for t in ``[start[i], end[i])``; sorted by position (a
+    term's pieces by band, then position)."""
 
     pos: I64
     start: I64
     end: I64
-    monotone: bool
-    weight: I64 | None = None
-    exp: int = 0
-    #: Where not ``monotone`` as a whole: bounds of parts that each are (weight bands).
-    runs: tuple[int, ...] = ()
-    #: For a term's weighted pieces: the index of each piece's interval in the set's.
-    source: I64 | None = None
     #: When every interval starts on its record's date plus this many days (0 or 1).
     start_shift: int | None = None
+    #: When every interval ends where its record leaves a window: ``(length, shift)`` of
+    #: :meth:`_Run.exits`.
+    exit: tuple[Duration, int] | None = None
 
     def __post_init__(self) -> None:
-        # Positions and days fit in 32 bits; half the memory of the intervals of every set.
-        for name in ("pos", "start", "end"):
+        # Positions index other arrays: numpy's own index type gathers fastest. Days fit in 32
+        # bits.
+        object.__setattr__(self, "pos", np.asarray(self.pos, dtype=np.intp))
+        for name in ("start", "end"):
             object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.int32))
 
 
-def _sweep(
-    point_keys: I64, parts: Sequence[tuple[I64, I64 | int, bool]], found: tuple[int, ...] = ()
-) -> I64:
-    """Σ of the deltas of events with key ≤ each point's key (points sorted by key).
-
-    ``parts`` are (event keys, deltas, sorted?) arrays; every +delta must be matched by a -delta
-    later in the same enterprise (an interval's end, ``INF`` included), so that sums never leak
-    from one enterprise into the next. The parts whose index is in ``found`` give, instead of
-    keys, the index of the first point with a key at least the event's.
-    """
-    n = len(point_keys)
+def _accumulate(n: int, pieces: Sequence[tuple[I64, I64, I64 | int]]) -> I64:
+    """The sum at each of ``n`` points of the values of the pieces that hold there: a piece
+    ``(first, end, value)`` holds at points ``[first, end)`` (``end`` at most ``n``), its
+    ``value`` one number or one per element."""
     total = np.zeros(n + 1, dtype=np.int64)
-    # The deltas of all parts land in one pass (a bincount over the points each): constant
-    # deltas by their value, the others together.
-    constant: dict[int, list[I64]] = {}
-    where_of: list[I64] = []
-    weights: list[I64] = []
-    for index, (event_keys, deltas, is_sorted) in enumerate(parts):
-        if len(event_keys) == 0:
-            continue
-        if index in found:
-            where = event_keys
-            if isinstance(deltas, int):
-                constant.setdefault(deltas, []).append(where)
-            else:
-                where_of.append(where)
-                weights.append(deltas)
-            continue
-        if not is_sorted:
-            order = np.argsort(event_keys, kind="stable")
-            event_keys = event_keys[order]
-            if not isinstance(deltas, int):
-                deltas = deltas[order]
-        # Sorted needles let the binary searches start where the previous one ended.
-        where = np.searchsorted(point_keys, event_keys, "left")
-        if isinstance(deltas, int):
-            constant.setdefault(deltas, []).append(where)
+    where: list[I64] = []
+    values: list[I64] = []
+    for first, end, value in pieces:
+        empty = first >= end
+        if bool(empty.any()):
+            held = ~empty
+            first, end = first[held], end[held]
+            value = value if isinstance(value, int) else value[held]
+        if isinstance(value, int):
+            # Constant values land with a count of each point's starts and ends.
+            total += np.bincount(first, minlength=n + 1) * value
+            total -= np.bincount(end, minlength=n + 1) * value
         else:
-            where_of.append(where)
-            weights.append(deltas)
-    for value, wheres in constant.items():
-        total += np.bincount(np.concatenate(wheres), minlength=n + 1) * value
-    if weights:
-        where = np.concatenate(where_of)
-        deltas = np.concatenate(weights)
-        if int(np.abs(deltas).sum()) < _EXACT:
-            total += np.rint(np.bincount(where, weights=deltas, minlength=n + 1)).astype(np.int64)
+            where += [first, end]
+            values += [value, -value]
+    if values:
+        at = np.concatenate(where)
+        deltas = np.concatenate(values)
+        if int(np.abs(deltas).sum()) < _EXACT:  # float64 sums of integers stay exact
+            total += np.rint(np.bincount(at, weights=deltas, minlength=n + 1)).astype(np.int64)
         else:
-            np.add.at(total, where, deltas)
+            np.add.at(total, at, deltas)
     return np.cumsum(total[:n])
 
 
@@ -714,6 +719,9 @@ class _Run:
         self._counts: dict[str, I64] = {}
         self._exits: dict[tuple[int, int, int, int], I64] = {}
         self._of_types: dict[tuple[int, ...], I64] = {}
+        self._frames: dict[tuple[tuple[int, ...], bool | None], _RecordFrame] = {}
+        self._spans: dict[str, tuple[I64, I64]] = {}
+        self._exit_points: dict[tuple[str, int, int, int, int], I64] = {}
         #: The point of each live record's date (by table position), where points were made
         #: from record dates and reviews only.
         self.record_point: I64 | None = None
@@ -781,10 +789,12 @@ class _Run:
             y_ent, y_day = self._anniversaries(anniversaries)
             a_ent, a_day, a_kind, a_anniv = _merge_anniversaries(a_ent, a_day, a_kind, y_ent, y_day)
         # Reviews: anchor + n * review_every while before the next anchor (or up to the horizon).
-        same = np.zeros(len(a_ent), dtype=bool)
-        same[:-1] = a_ent[1:] == a_ent[:-1]
-        limit = np.where(same, np.roll(a_day, -1), self.horizon[a_ent] + 1)
         n_a = len(a_ent)
+        limit = np.empty(n_a, dtype=np.int64)
+        limit[:-1] = a_day[1:]
+        ending = np.ones(n_a, dtype=bool)  # an enterprise's last anchor: up to its horizon
+        ending[:-1] = a_ent[1:] != a_ent[:-1]
+        limit[ending] = self.horizon[a_ent[ending]] + 1
         r_anchor: list[I64] = []
         r_day: list[I64] = []
         r_count = np.zeros(n_a, dtype=np.int64)
@@ -799,20 +809,25 @@ class _Run:
             r_day.append(candidate[ok])
             r_count[anchors] += 1
             times += 1
-        empty = np.flatnonzero(np.bincount(ent, minlength=self.n_ents) == 0)
+        with_records = np.zeros(self.n_ents, dtype=bool)
+        with_records[a_ent] = True
+        empty = np.flatnonzero(~with_records)
         # Laid out in (enterprise, day) order without a sort: each anchor is followed by its
         # reviews (the n-th review of an anchor comes n after it, before the next anchor);
         # an enterprise without records has its one as-of point where its rows would be.
-        insert = np.searchsorted(a_ent, empty)
-        anchor_block = np.arange(n_a, dtype=np.int64) + np.searchsorted(
-            insert, np.arange(n_a, dtype=np.int64), "right"
-        )
-        empty_block = insert + np.arange(len(empty), dtype=np.int64)
+        anchor_block = np.arange(n_a, dtype=np.int64)
+        empty_block = np.searchsorted(a_ent, empty) + np.arange(len(empty), dtype=np.int64)
+        if len(empty):
+            # An anchor's block comes after those of the enterprises without records before it.
+            anchor_block += np.cumsum(~with_records)[a_ent]
+        block_ent = np.empty(n_a + len(empty), dtype=np.intp)
+        block_ent[anchor_block] = a_ent
+        block_ent[empty_block] = empty
         sizes = np.ones(n_a + len(empty), dtype=np.int64)
         sizes[anchor_block] += r_count
         first = np.cumsum(sizes) - sizes
         total = int(sizes.sum())
-        p_ent = np.empty(total, dtype=np.int32)
+        p_ent = np.repeat(block_ent, sizes)
         p_day = np.empty(total, dtype=np.int32)
         kind = np.full(total, REVIEW, dtype=np.int8)
         anniv = np.zeros(total, dtype=bool)
@@ -821,16 +836,15 @@ class _Run:
         if anniversaries is None:
             self.record_point = np.full(len(t.ent), -1, dtype=np.int64)
             self.record_point[live] = at[anchor_of]
-        p_ent[at] = a_ent
         p_day[at] = a_day
-        kind[at] = a_kind
-        anniv[at] = a_anniv
+        if anniversaries is None:
+            kind[at] = RECORD
+        else:
+            kind[at] = a_kind
+            anniv[at] = a_anniv
         for times, (chosen, days) in enumerate(zip(r_anchor, r_day, strict=True), start=1):
-            where = at[chosen] + times
-            p_ent[where] = a_ent[chosen]
-            p_day[where] = days
+            p_day[at[chosen] + times] = days
         where = first[empty_block]
-        p_ent[where] = empty
         p_day[where] = self.horizon[empty]
         kind[where] = AS_OF
         self.p_ent = p_ent
@@ -840,8 +854,11 @@ class _Run:
         self.p_keys = keys(p_ent, p_day)
         assert bool((self.p_keys[1:] > self.p_keys[:-1]).all()), "re-grade points out of order"
         self.n_points = total
-        self.p_start = np.searchsorted(self.p_ent, np.arange(self.n_ents + 1, dtype=np.int64))
+        self.p_start = np.zeros(self.n_ents + 1, dtype=np.int64)
+        np.cumsum(np.bincount(p_ent, minlength=self.n_ents), out=self.p_start[1:])
         self._counts = {}
+        self._spans = {}
+        self._exit_points = {}
 
     def _anniversaries(self, initial: I64) -> tuple[I64, I64]:
         month, day = self.plan.anniversary
@@ -872,6 +889,17 @@ class _Run:
             self._of_types[key] = found
         return found
 
+    def records(self, types: Sequence[int], overdue: bool | None) -> _RecordFrame:
+        """The frame of the live records of the given types (:meth:`of_types`), made once:
+        the filters of every set over those types share it, and the values it keeps."""
+        key = (tuple(sorted(types)), overdue)
+        found = self._frames.get(key)
+        if found is None:
+            found = _RecordFrame(self, self.of_types(types), overdue, types)
+            self._frames[key] = found
+            found.memo = {}
+        return found
+
     def members(self, name: str) -> Intervals:
         """The member intervals of set ``name``."""
         found = self._members.get(name)
@@ -882,24 +910,25 @@ class _Run:
     def _intervals(self, plan: SetPlan) -> Intervals:
         t = self.table
         pos = self.of_types(plan.types)
+        if plan.where is not None and not plan.time_dependent:
+            pos = pos[truthy(evaluate(plan.where, self.records(plan.types, None)), len(pos))]
         day = t.date[pos]
         window = plan.window
         start: I64
         end: I64
         shift = 0
+        leaves = None
         if window is None:
-            start, end = day, np.full(len(pos), INF, dtype=np.int64)
+            start, end = day, np.full(len(pos), INF, dtype=np.int32)
         else:
             shift = 0 if window.upper_inclusive else 1
             start = day + shift
-            end = self.exits(window.length, 1 if window.lower_inclusive else 0)[pos]
-        if plan.where is None:
-            return Intervals(pos, start, end, True, start_shift=shift)
-        if not plan.time_dependent:
-            keep = truthy(evaluate(plan.where, _RecordFrame(self, pos, None)), len(pos))
-            return Intervals(pos[keep], start[keep], end[keep], True, start_shift=shift)
-        when_overdue = truthy(evaluate(plan.where, _RecordFrame(self, pos, True)), len(pos))
-        otherwise = truthy(evaluate(plan.where, _RecordFrame(self, pos, False)), len(pos))
+            leaves = (window.length, 1 if window.lower_inclusive else 0)
+            end = self.exits(*leaves)[pos]
+        if plan.where is None or not plan.time_dependent:
+            return Intervals(pos, start, end, start_shift=shift, exit=leaves)
+        when_overdue = truthy(evaluate(plan.where, self.records(plan.types, True)), len(pos))
+        otherwise = truthy(evaluate(plan.where, self.records(plan.types, False)), len(pos))
         od_start, od_end = self._overdue_span(pos)
         capable = od_start < od_end
         pieces = [
@@ -922,7 +951,7 @@ class _Run:
         all_pos = np.concatenate(out_pos)
         order = np.argsort(all_pos, kind="stable")
         return Intervals(
-            all_pos[order], np.concatenate(out_start)[order], np.concatenate(out_end)[order], False
+            all_pos[order], np.concatenate(out_start)[order], np.concatenate(out_end)[order]
         )
 
     def _overdue_span(self, pos: I64) -> tuple[I64, I64]:
@@ -945,20 +974,54 @@ class _Run:
         end = np.where(eligible, self.verified[pos], INF)
         return start, end
 
+    # -- 3b. intervals of points ------------------------------------------------------------
+    # A record is a member at the points from the first on or after its interval's start to
+    # the first on or after its end (searched among its enterprise's points: an end of
+    # ``INF`` is the next enterprise's first point). Searches are monotone, so the point of
+    # the later of two days is the later of their points.
+
+    def point_at(self, pos: I64, days: I64) -> I64:
+        """The first point of record ``pos``'s enterprise on or after ``days``, or the next
+        enterprise's first point."""
+        where: I64 = np.searchsorted(self.p_keys, keys(self.table.ent[pos], days), "left")
+        return where
+
+    def exit_points(self, name: str, length: Duration, shift: int = 0) -> I64:
+        """:meth:`point_at` the members of set ``name`` leave a window of ``length`` (days
+        from :meth:`exits`), computed once."""
+        key = (name, length.years, length.months, length.days, shift)
+        found = self._exit_points.get(key)
+        if found is None:
+            iv = self.members(name)
+            found = self.point_at(iv.pos, self.exits(length, shift)[iv.pos])
+            self._exit_points[key] = found
+        return found
+
+    def spans(self, name: str) -> tuple[I64, I64]:
+        """For each member interval of set ``name``, its first point and the point after its
+        last, computed once."""
+        found = self._spans.get(name)
+        if found is None:
+            iv = self.members(name)
+            if iv.start_shift is not None and self.record_point is not None:
+                # A record's own date is one of the points: no search for where it starts
+                # (the day after is at the next point).
+                first = self.record_point[iv.pos] + iv.start_shift
+            else:
+                first = self.point_at(iv.pos, iv.start)
+            if iv.exit is not None:
+                end = self.exit_points(name, *iv.exit)
+            else:
+                end = self.point_at(iv.pos, iv.end)
+            found = self._spans[name] = (first, end)
+        return found
+
     def set_count(self, name: str) -> I64:
         """The size of set ``name`` at every point."""
         found = self._counts.get(name)
         if found is None:
-            iv = self.members(name)
-            ent = self.table.ent[iv.pos]
-            starts: tuple[I64, I64 | int, bool] = (keys(ent, iv.start), 1, iv.monotone)
-            known: tuple[int, ...] = ()
-            if iv.start_shift is not None and self.record_point is not None:
-                # A record's own date is one of the points: no search for where it starts.
-                starts = (self.record_point[iv.pos] + iv.start_shift, 1, True)
-                known = (0,)
-            ends = (keys(ent, iv.end), -1, iv.monotone)
-            found = _sweep(self.p_keys, [starts, ends], found=known).astype(np.int32)
+            first, end = self.spans(name)
+            found = _accumulate(self.n_points, [(first, end, 1)]).astype(np.int32)
             self._counts[name] = found
         return found
 
@@ -973,6 +1036,9 @@ class _Run:
         """Drop what only the assessment and the fold needed (the arrays over all points);
         the last step's reasons need the sets' intervals and the table only."""
         self._counts = {}
+        self._frames = {}
+        self._spans = {}
+        self._exit_points = {}
         for name in ("p_ent", "p_day", "p_kind", "p_anniv", "p_keys", "record_point"):
             setattr(self, name, None)
         assessed.raw = assessed.floor = None  # type: ignore[assignment]
@@ -981,55 +1047,33 @@ class _Run:
 
     # -- 4. scores and rules ----------------------------------------------------------------
     def weighted(self, term: EachTermC) -> Intervals:
-        """The member intervals of a term's set, split by recency weight (zero weights dropped)."""
+        """The member intervals of a term's set, cut by recency band, bands of weight zero
+        left out: when each record counts towards the term (its evidence)."""
         iv = self.members(term.set)
         if term.weight is None:
-            return Intervals(
-                iv.pos,
-                iv.start,
-                iv.end,
-                iv.monotone,
-                np.ones(len(iv.pos), dtype=np.int64),
-                0,
-                source=np.arange(len(iv.pos), dtype=np.int64),
-            )
-        table: WeightTable = term.weight
-        exp = max(scaled_constant(w)[1] for _, w in table.bands)
-        day = self.table.date[iv.pos]
-        reach = day
-        out: list[tuple[I64, I64, I64, I64, I64]] = []
-        for length, weight in table.bands:
-            mantissa, e = scaled_constant(weight)
+            return iv
+        reach = self.table.date[iv.pos]
+        out: list[tuple[I64, I64, I64]] = []
+        for length, weight in term.weight.bands:
             exit_ = np.maximum(reach, self.exits(length)[iv.pos])
             s = np.maximum(iv.start, reach)
             en = np.minimum(iv.end, exit_)
-            keep = np.flatnonzero(s < en)
-            if mantissa != 0:
-                w = np.full(len(keep), mantissa * 10 ** (exp - e), dtype=np.int64)
-                out.append((iv.pos[keep], s[keep], en[keep], w, keep))
+            keep = s < en
+            if scaled_constant(weight)[0] != 0:
+                out.append((iv.pos[keep], s[keep], en[keep]))
             reach = exit_
-        # Band after band: each band's pieces keep the set's order (by enterprise and date,
-        # sorted by start and by end where the set's intervals are), so that the sweeps need
-        # no sort.
-        pos = np.concatenate([o[0] for o in out]) if out else np.zeros(0, dtype=np.int64)
-        bounds = np.cumsum([0, *(len(o[0]) for o in out)]).tolist()
-        return Intervals(
-            pos,
-            np.concatenate([o[1] for o in out]) if out else pos,
-            np.concatenate([o[2] for o in out]) if out else pos,
-            False,
-            np.concatenate([o[3] for o in out]) if out else pos,
-            exp,
-            runs=tuple(bounds) if iv.monotone else (),
-            source=np.concatenate([o[4] for o in out]) if out else pos,
-        )
+        if not out:
+            return Intervals(iv.pos[:0], iv.start[:0], iv.end[:0])
+        pos, start, end = (np.concatenate(column) for column in zip(*out, strict=True))
+        return Intervals(pos, start, end)
 
     def base_points(self, term: EachTermC, pos: I64) -> tuple[I64, int, B]:
         """The points each record at ``pos`` is worth before its weight, with presence."""
         if isinstance(term.points, Decimal):
             mantissa, exp = scaled_constant(term.points)
             return np.full(len(pos), mantissa, dtype=np.int64), exp, np.ones(len(pos), dtype=bool)
-        value = evaluate(self.plan.tree(term.points), _RecordFrame(self, pos, None))
+        frame = _RecordFrame(self, pos, None, self.plan.sets[term.set].types)
+        value = evaluate(self.plan.tree(term.points), frame)
         if value.is_const:
             if value.const is None:
                 return np.zeros(len(pos), dtype=np.int64), 0, np.zeros(len(pos), dtype=bool)
@@ -1107,25 +1151,22 @@ def _term_value(run: _Run, term: EachTermC) -> tuple[I64, int]:
     base, base_exp, found = run.base_points(term, iv.pos)
     if not bool(found.all()):
         _missing_points(run, iv, ~found)
-    wi = run.weighted(term)
-    if len(wi.pos):
-        assert wi.source is not None
-        assert wi.weight is not None
-        deltas = base[wi.source] * wi.weight
-    else:
-        deltas = np.zeros(0, dtype=np.int64)
-    exp = base_exp + wi.exp
-    ent = run.table.ent[wi.pos]
-    runs = wi.runs or (0, len(wi.pos))
-    ordered = wi.monotone or bool(wi.runs)
-    parts: list[tuple[I64, I64 | int, bool]] = []
-    for low, high in itertools.pairwise(runs):
-        part_ent = ent[low:high]
-        part = deltas[low:high]
-        parts.append((keys(part_ent, wi.start[low:high]), part, ordered))
-        parts.append((keys(part_ent, wi.end[low:high]), -part, ordered))
-    total = _sweep(run.p_keys, parts)
-    return _capped(total, exp, term.cap)
+    first, end = run.spans(term.set)
+    if term.weight is None:
+        return _capped(_accumulate(run.n_points, [(first, end, base)]), base_exp, term.cap)
+    # The recency bands in points, as weighted() cuts them in days: band k holds from the
+    # record's exit from band k - 1 (from the interval's start for the first band) to its
+    # exit from band k, within the interval.
+    exp = max(scaled_constant(w)[1] for _, w in term.weight.bands)
+    pieces: list[tuple[I64, I64, I64 | int]] = []
+    reach = first
+    for length, weight in term.weight.bands:
+        mantissa, e = scaled_constant(weight)
+        exit_ = np.maximum(reach, run.exit_points(term.set, length))
+        if mantissa != 0:
+            pieces.append((reach, np.minimum(end, exit_), base * (mantissa * 10 ** (exp - e))))
+        reach = exit_
+    return _capped(_accumulate(run.n_points, pieces), base_exp + exp, term.cap)
 
 
 def _capped(total: I64, exp: int, cap: Decimal | None) -> tuple[I64, int]:
@@ -1498,17 +1539,20 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
         held_stood=np.zeros(m, dtype=bool),
         floors=np.zeros(m, dtype=bool),
     )
-    p_day = steps.column(run.p_day.astype(np.int64))
-    p_raw = steps.column(assessed.raw)
-    p_floor = steps.column(assessed.floor)
-    p_kind = steps.column(run.p_kind)
-    p_clean = None if assessed.clean is None else steps.column(assessed.clean)
+    # The columns the steps read, as narrow as they go (levels fit in a byte; only whether
+    # the clean set is empty matters): scattered into step order, the less the better.
+    lean = not isinstance(policy, YearlyPolicy)
+    p_day = steps.column(run.p_day)
+    narrow = np.int8 if len(scheme.levels) < 100 else np.int64
+    p_raw = steps.column(assessed.raw.astype(narrow))
+    p_floor = steps.column(assessed.floor.astype(narrow))
+    p_kind = run.p_kind[run.p_start[steps.rank + 1] - 1] if lean else steps.column(run.p_kind)
+    p_clean = None if assessed.clean is None else steps.column(assessed.clean > 0)
     p_anniv = steps.column(run.p_anniv) if isinstance(policy, YearlyPolicy) else None
     p_stood = None
     if isinstance(policy, HysteresisPolicy):
-        p_stood = steps.column(before(run.p_day, policy.stood.to_duration()).astype(np.int64))
+        p_stood = before(p_day, policy.stood.to_duration())
     worst = len(scheme.levels) - 1
-    lean = not isinstance(policy, YearlyPolicy)
     alive = steps.alive
 
     def last_steps(low: int, high: int, base: int) -> None:
@@ -1647,7 +1691,7 @@ def fold(run: _Run, assessed: Assessed) -> Outcome:
             )
         assert bool((steps.counts > 0).all()), "every enterprise has a point"
         last = steps.start[steps.counts - 1] + np.arange(m, dtype=np.int64)
-        p_day, p_raw, p_floor, p_kind = p_day[last], p_raw[last], p_floor[last], p_kind[last]
+        p_day, p_raw, p_floor = p_day[last], p_raw[last], p_floor[last]
         p_clean = None if p_clean is None else p_clean[last]
         p_stood = None if p_stood is None else p_stood[last]
         last_steps(0, m, 0)

@@ -276,7 +276,7 @@ class EventColumns:
     reason: StrColumn | None = None
     file: str | None = None
     lines: I32 | None = None
-    _order: list[I64] = field(default_factory=list, repr=False)
+    _order: list[tuple[I64, bool]] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.date)
@@ -285,7 +285,12 @@ class EventColumns:
         """Return the permutation sorting events by (enterprise, date, id), computed once."""
         if not self._order:
             self._order.append(_sort_events(self))
-        return self._order[0]
+        return self._order[0][0]
+
+    def in_order(self) -> bool:
+        """Whether the events are sorted by (enterprise, date, id) as they are."""
+        self.sorted_order()
+        return self._order[0][1]
 
 
 @dataclass(frozen=True, eq=False)
@@ -308,13 +313,16 @@ def gather_ranges(
     return np.repeat(starts.astype(np.int64) - offsets, counts) + np.arange(total, dtype=np.int64)
 
 
-def _sort_events(events: EventColumns) -> I64:
+def _sort_events(events: EventColumns) -> tuple[I64, bool]:
+    """The permutation sorting events by (enterprise, date, id), and whether it is the
+    identity."""
     n = len(events)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), True
     step_ent = np.diff(events.ent)
     step_day = np.diff(events.date)
-    if bool(((step_ent > 0) | ((step_ent == 0) & (step_day >= 0))).all()):
+    in_order = bool(((step_ent > 0) | ((step_ent == 0) & (step_day >= 0))).all())
+    if in_order:
         # Files usually list each enterprise's events together, by date: nothing to sort
         # (checked on the 32-bit columns as they are, the cheapest way).
         order = np.arange(n, dtype=np.int64)
@@ -327,7 +335,7 @@ def _sort_events(events: EventColumns) -> I64:
         del key, sorted_key
     del step_ent, step_day
     if len(tied) == 0:
-        return order
+        return order, in_order
     # Events of one enterprise on one day are ordered by id (code point order = UTF-8 byte order).
     mark = np.zeros(n, dtype=bool)
     mark[tied] = True
@@ -339,13 +347,13 @@ def _sort_events(events: EventColumns) -> I64:
     if keys is not None:
         at = np.searchsorted(members, tied)  # tied + 1 is the next member
         if bool((keys[at] < keys[at + 1]).all()):
-            return order  # already in id order (as files usually are)
+            return order, in_order  # already in id order (as files usually are)
         sub = np.lexsort((keys, _day_keys(events, rows)))
     else:
         names = np.array(ids.to_list(), dtype=object)
         sub = np.lexsort((names.astype(str), _day_keys(events, rows)))
     order[members] = rows[sub]
-    return order
+    return order, False
 
 
 def _day_keys(events: EventColumns, rows: I64 | None) -> I64:

@@ -96,6 +96,9 @@ class Frame:
     """What names mean over ``size`` rows; subclasses resolve them to :class:`V` values."""
 
     size: int
+    #: Values of the syntax trees already evaluated over this frame, where the frame keeps
+    #: them (a frame several filters read, over the same rows): equal trees are evaluated once.
+    memo: dict[_expr.Node, V] | None = None
 
     def name(self, name: str) -> V:
         """Return the value of ``name`` (absent when the frame does not know it)."""
@@ -225,6 +228,9 @@ def _equal(a: V, b: V, n: int) -> B:
         return ~present(b, n)
     kinds = {a.kind, b.kind} - {"const"}
     column = a if not a.is_const else b
+    other = b if column is a else a
+    if column.kind == "str" and other.is_const and isinstance(other.const, str):
+        return _words_in(column, (other.const,))
     if column.kind in ("str", "attr"):
         vocab = tuple(
             sorted(
@@ -302,9 +308,33 @@ def _arithmetic(op: str, a: V, b: V, n: int) -> V:
     return V("num", _check(out), ap & bp, exp=exp)
 
 
+def _words_in(v: V, words: Sequence[str]) -> B:
+    """Where string column ``v`` holds one of ``words`` (false where it is absent): what
+    ``v == word`` or ``v in [words]`` give, by one look-up in a table over ``v``'s vocabulary."""
+    assert v.val is not None
+    hit = np.array([word in words for word in v.vocab] + [False], dtype=bool)
+    codes = np.flatnonzero(hit)
+    if len(codes) <= 2:  # a comparison or two is cheaper than a look-up per row
+        equal = np.zeros(len(v.val), dtype=bool)
+        for code in codes.tolist():
+            equal |= v.val == code
+        return equal if v.present is None else equal & v.present
+    if v.val.dtype == np.int8 and len(v.vocab) < 128:
+        table = np.zeros(256, dtype=bool)  # negative codes (absent) wrap past the vocabulary
+        table[: len(v.vocab)] = hit[:-1]
+        found: B = table[v.val.view(np.uint8)]
+    else:
+        codes = v.val.astype(np.int64)
+        found = hit[np.where(codes < 0, len(v.vocab), codes)]
+    return found if v.present is None else found & v.present
+
+
 def _membership(left: V, right: V, negate: bool, n: int) -> B:
     if right.is_const:
         assert isinstance(right.const, tuple)
+        if left.kind == "str" and all(isinstance(member, str) for member in right.const):
+            hit = _words_in(left, right.const)
+            return ~hit if negate else hit
         found = np.zeros(n, dtype=bool)
         for member in right.const:
             found |= _equal(left, V("const", const=member), n)
@@ -401,6 +431,16 @@ def _extreme(name: str, args: Sequence[V], n: int) -> V:
 
 def evaluate(node: _expr.Node, frame: Frame) -> V:
     """Evaluate a type-checked syntax tree over every row of ``frame``."""
+    memo = frame.memo
+    if memo is None:
+        return _evaluate(node, frame)
+    found = memo.get(node)
+    if found is None:
+        found = memo[node] = _evaluate(node, frame)
+    return found
+
+
+def _evaluate(node: _expr.Node, frame: Frame) -> V:
     n = frame.size
     if isinstance(node, _expr._Literal):
         return V("const", const=node.value)

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskgrade import Grader, RecordSet, RulePack, load_pack
+from riskgrade import Grader, RecordSet, RulePack, _columns, load_pack
 from riskgrade._batch_eval import add_months, before, earliest_on_or_after
-from riskgrade._columns import columns_from_records, day_number, from_day_number
+from riskgrade._columns import StrColumn, columns_from_records, day_number, from_day_number
 from riskgrade.batch import (
     AUTO_THRESHOLD,
     AutoEvaluator,
@@ -499,6 +499,47 @@ def test_partition_cuts_whole_enterprises_in_order(
     # Greedy: no part could have taken the next part's first enterprise.
     for part, following in itertools.pairwise(parts):
         assert int(events[part].sum()) + int(events[following[0]]) > part_events
+
+
+class _SortableEvents:
+    """What the event sort reads of event columns: enterprise, date and id."""
+
+    def __init__(self, ent: list[int], date: list[int], ids: list[str]) -> None:
+        self.ent = np.array(ent, dtype=np.int32)
+        self.date = np.array(date, dtype=np.int32)
+        self.ids = StrColumn.from_strings(ids)
+
+    def __len__(self) -> int:
+        return len(self.ent)
+
+
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 6)), max_size=80),
+    together=st.booleans(),
+    same_width=st.booleans(),
+    chunk=st.integers(1, 9),
+    data=st.data(),
+)
+def test_the_event_sort_is_a_stable_sort_by_enterprise_date_and_id(
+    rows: list[tuple[int, int]],
+    together: bool,
+    same_width: bool,
+    chunk: int,
+    data: st.DataObject,
+) -> None:
+    """Files list an enterprise's events together (mostly by date) or not at all; ids of one
+    width or not (two ways of ordering ties); chunks of any size (the checks run by chunk)."""
+    if together:
+        rows = sorted(rows, key=lambda row: row[0])
+    numbers = data.draw(st.permutations(range(len(rows))))
+    ids = [f"E{n:03d}" if same_width else "E" + "x" * (n % 3) + str(n) for n in numbers]
+    events = _SortableEvents([e for e, _ in rows], [d for _, d in rows], ids)
+    expected = sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][1], ids[i]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_columns, "_CHUNK", chunk)
+        order, in_order = _columns._sort_events(events)  # type: ignore[arg-type]
+    assert order.tolist() == expected
+    assert in_order == (expected == list(range(len(rows))))
 
 
 def test_a_county_graded_in_parts_on_threads_is_graded_as_in_one() -> None:

@@ -411,10 +411,7 @@ class EventIndex:
         np.cumsum(counts, out=start[1:])
         if events.in_order():
             return cls(start, None, None)
-        order = events.sorted_order()
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order), dtype=np.int64)
-        return cls(start, order, rank)
+        return cls(start, events.sorted_order(), events.sorted_rank())
 
 
 # --------------------------------------------------------------------------------------------

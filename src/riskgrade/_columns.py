@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -292,6 +292,15 @@ class EventColumns:
         self.sorted_order()
         return self._order[0][1]
 
+    def sorted_rank(self) -> I64:
+        """Return each event's place in :meth:`sorted_order`, computed once."""
+        if len(self._order) < 2:
+            order = self.sorted_order()
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order), dtype=np.int64)
+            self._order.append((rank, False))
+        return self._order[1][0]
+
 
 @dataclass(frozen=True, eq=False)
 class Records:
@@ -313,27 +322,57 @@ def gather_ranges(
     return np.repeat(starts.astype(np.int64) - offsets, counts) + np.arange(total, dtype=np.int64)
 
 
+_CHUNK: Final = 1 << 20
+
+
 def _sort_events(events: EventColumns) -> tuple[I64, bool]:
     """The permutation sorting events by (enterprise, date, id), and whether it is the
-    identity."""
+    identity.
+
+    Files usually list each enterprise's events together, mostly by date: then only the
+    events out of place are sorted (:func:`_misplaced`). The checks run chunk by chunk, on
+    the 32-bit columns as they are, so that they take no memory the size of the events.
+    """
     n = len(events)
     if n == 0:
         return np.zeros(0, dtype=np.int64), True
-    step_ent = np.diff(events.ent)
-    step_day = np.diff(events.date)
-    in_order = bool(((step_ent > 0) | ((step_ent == 0) & (step_day >= 0))).all())
-    if in_order:
-        # Files usually list each enterprise's events together, by date: nothing to sort
-        # (checked on the 32-bit columns as they are, the cheapest way).
+    ent, date = events.ent, events.date
+    ties: list[I64] = []  # i where events i and i + 1 are of one enterprise and one day
+    together = in_order = True
+    for low in range(0, n - 1, _CHUNK):
+        high = min(low + _CHUNK, n - 1)
+        a, b = slice(low, high), slice(low + 1, high + 1)
+        if bool((ent[b] < ent[a]).any()):
+            together = in_order = False
+            break
+        same = ent[b] == ent[a]
+        in_order = in_order and not bool((same & (date[b] < date[a])).any())
+        ties.append(np.flatnonzero(same & (date[b] == date[a])) + low)
+    if together:
+        tied = np.concatenate(ties) if ties else np.zeros(0, dtype=np.int64)
         order = np.arange(n, dtype=np.int64)
-        tied = np.flatnonzero((step_ent == 0) & (step_day == 0))
+        if not in_order:
+            # Only the events out of place move, among themselves; then the ties at the
+            # places they moved to are found anew.
+            rows = _misplaced(events)
+            order[rows] = rows[np.argsort(_day_keys(events, rows), kind="stable")]
+            moved = np.zeros(n + 1, dtype=bool)
+            moved[rows] = True
+            tied = tied[~moved[tied] & ~moved[tied + 1]]
+            near = moved[: n - 1] | moved[1:n]  # i or i + 1 moved
+            at = np.flatnonzero(near)
+            same = _day_keys(events, order[at]) == _day_keys(events, order[at + 1])
+            mark = np.zeros(n, dtype=bool)
+            mark[tied] = True
+            mark[at[same]] = True
+            tied = np.flatnonzero(mark)
     else:
+        in_order = False
         key = _day_keys(events, None)
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
         tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
         del key, sorted_key
-    del step_ent, step_day
     if len(tied) == 0:
         return order, in_order
     # Events of one enterprise on one day are ordered by id (code point order = UTF-8 byte order).
@@ -352,11 +391,49 @@ def _sort_events(events: EventColumns) -> tuple[I64, bool]:
     else:
         names = np.array(ids.to_list(), dtype=object)
         sub = np.lexsort((names.astype(str), _day_keys(events, rows)))
-    order[members] = rows[sub]
-    return order, False
+    moved = rows[sub]
+    order[members] = moved
+    return order, in_order and bool((moved == rows).all())
 
 
-def _day_keys(events: EventColumns, rows: I64 | None) -> I64:
+def _misplaced(events: EventColumns) -> I64:
+    """The positions of the events a stable sort by (enterprise, date) moves, for events
+    together by enterprise: those after an event that sorts after them or before one that
+    sorts before them. The others are already where the sort puts them, so sorting the
+    moved ones among themselves into their positions sorts all. Chunk by chunk, from the
+    left with the greatest key so far, then from the right with the least."""
+    n = len(events)
+    starts = range(0, n, _CHUNK)
+    found: list[I64] = []
+    greatest: int | None = None
+    for low in starts:
+        key = _day_keys(events, slice(low, low + _CHUNK))
+        running = np.maximum.accumulate(key)
+        earlier = np.empty_like(running)
+        earlier[1:] = running[:-1]
+        earlier[0] = key[0] if greatest is None else greatest
+        if greatest is not None:
+            np.maximum(earlier, greatest, out=earlier)
+        found.append(np.flatnonzero(key < earlier) + low)
+        greatest = int(running[-1]) if greatest is None else max(greatest, int(running[-1]))
+    least: int | None = None
+    for low in reversed(starts):
+        key = _day_keys(events, slice(low, low + _CHUNK))
+        running = np.minimum.accumulate(key[::-1])[::-1]
+        later = np.empty_like(running)
+        later[:-1] = running[1:]
+        later[-1] = key[-1] if least is None else least
+        if least is not None:
+            np.minimum(later, least, out=later)
+        found.append(np.flatnonzero(key > later) + low)
+        least = int(running[0]) if least is None else min(least, int(running[0]))
+    mark = np.zeros(n, dtype=bool)
+    for positions in found:
+        mark[positions] = True
+    return np.flatnonzero(mark)
+
+
+def _day_keys(events: EventColumns, rows: I64 | slice | None) -> I64:
     """(enterprise, date) as one sortable 64-bit key, for the events at ``rows`` (all: None)."""
     ent = events.ent if rows is None else events.ent[rows]
     day = events.date if rows is None else events.date[rows]

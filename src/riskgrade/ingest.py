@@ -1070,6 +1070,8 @@ _DUCK_ROWS: Final = 1 << 17
 _DUCK_QUEUE: Final = 32
 #: DuckDB's threads (0: its default, one a core): measured alike with one thread on two cores.
 _DUCK_THREADS: Final = 0
+#: Batches whose columns are checked ahead of the one being kept.
+_DUCK_AHEAD: Final = 2
 _GLOB: Final = frozenset("*?[]{}")
 
 
@@ -1882,35 +1884,49 @@ class _EventReader:
         raw = np.frombuffer(mm, dtype=np.uint8)
         pos = len(_BOM) if mm[: len(_BOM)] == _BOM else 0
         line = 1
-        while True:
-            try:
-                batch = stream.next()
-            except _AbandonedError:
-                return (pos, line) if line > 1 else (0, 1)
-            if batch is None:
-                break
-            chunk, bad, size = _chunk_from_duck(batch)
-            ends = _line_ends(raw, pos, size, bad)
-            n = len(ends)
-            if n < len(chunk):
-                chunk = _take_chunk(chunk, np.arange(n, dtype=np.int64))
-                bad = bad[:n]
-            if n:
-                bad[_escaped_rows(mm, pos, ends)] = True
-                starts = np.concatenate(([pos], ends[:-1] + 1))
-                chunk.lines = np.arange(line, line + n, dtype=np.int32)
+        # A batch's columns are checked (_chunk_from_duck, numpy) on a thread of their own,
+        # a batch or two ahead, while this thread matches lines and keeps the previous ones.
+        pending: deque[tuple[Any, Future[tuple[_Chunk, B, I64]]]] = deque()
+        ended = abandoned = False
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskgrade-check") as pool:
+            while True:
+                while not ended and len(pending) < _DUCK_AHEAD:
+                    try:
+                        batch = stream.next()
+                    except _AbandonedError:
+                        ended = abandoned = True
+                        break
+                    if batch is None:
+                        ended = True
+                        break
+                    pending.append((batch, pool.submit(_chunk_from_duck, batch)))
+                if not pending:
+                    break
+                batch, checked = pending.popleft()
+                chunk, bad, size = checked.result()
+                ends = _line_ends(raw, pos, size, bad)
+                n = len(ends)
+                if n < len(chunk):
+                    chunk = _take_chunk(chunk, np.arange(n, dtype=np.int64))
+                    bad = bad[:n]
+                if n:
+                    bad[_escaped_rows(mm, pos, ends)] = True
+                    starts = np.concatenate(([pos], ends[:-1] + 1))
+                    chunk.lines = np.arange(line, line + n, dtype=np.int32)
 
-                def text(i: int, starts: I64 = starts, ends: I64 = ends) -> bytes:
-                    return bytes(mm[int(starts[i]) : int(ends[i])])
+                    def text(i: int, starts: I64 = starts, ends: I64 = ends) -> bytes:
+                        return bytes(mm[int(starts[i]) : int(ends[i])])
 
-                pos = min(int(ends[-1]) + 1, total)
-                keep(self._with_strict(chunk, bad, text), pos)
-                line += n
-                if self.progress is not None:
-                    self.progress(self.name, pos, total)
-            if n < batch.num_rows:
-                return (pos, line) if line > 1 else (0, 1)
+                    pos = min(int(ends[-1]) + 1, total)
+                    keep(self._with_strict(chunk, bad, text), pos)
+                    line += n
+                    if self.progress is not None:
+                        self.progress(self.name, pos, total)
+                if n < batch.num_rows:
+                    return (pos, line) if line > 1 else (0, 1)
         del raw
+        if abandoned:
+            return (pos, line) if line > 1 else (0, 1)
         return (pos, line) if pos < total else None
 
     def _read_blocks(

@@ -537,9 +537,12 @@ def test_the_event_sort_is_a_stable_sort_by_enterprise_date_and_id(
     expected = sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][1], ids[i]))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_columns, "_CHUNK", chunk)
-        order, in_order = _columns._sort_events(events)  # type: ignore[arg-type]
-    assert order.tolist() == expected
-    assert in_order == (expected == list(range(len(rows))))
+        order = _columns._sort_events(events)  # type: ignore[arg-type]
+    places = np.arange(len(rows), dtype=np.int64)
+    assert order.at(places).tolist() == expected
+    assert order.identity == (expected == list(range(len(rows))))
+    # Each event's place is where the order holds it.
+    assert order.rank(np.array(expected, dtype=np.int64)).tolist() == places.tolist()
 
 
 def test_a_county_graded_in_parts_on_threads_is_graded_as_in_one() -> None:

@@ -46,6 +46,7 @@ from riskgrade._columns import (
     NO_DATE,
     EnterpriseColumns,
     EventColumns,
+    EventOrder,
     gather_ranges,
 )
 from riskgrade._vexpr import (
@@ -337,7 +338,7 @@ class Table:
         size, not the events'."""
         counts = index.start[ent_rows + 1] - index.start[ent_rows]
         sorted_at = gather_ranges(index.start[ent_rows], counts)
-        rows = sorted_at if index.order is None else index.order[sorted_at]
+        rows = sorted_at if index.order is None else index.order.at(sorted_at)
         ent = np.repeat(np.arange(len(ent_rows), dtype=np.intp), counts)
         local_start = np.cumsum(counts) - counts
         # A correction or a rectification refers to a record of its own enterprise (the
@@ -348,7 +349,7 @@ class Table:
         target = np.full(len(rows), -1, dtype=np.int64)
         if bool(refers.any()):
             owner = ent[refers]
-            rank = of[refers] if index.rank is None else index.rank[of[refers]]
+            rank = of[refers] if index.order is None else index.order.rank(of[refers])
             place = rank - index.start[ent_rows[owner]]
             if bool(((place < 0) | (place >= counts[owner])).any()):
                 raise ValueError("a record refers to a record of another enterprise")
@@ -397,21 +398,18 @@ class EventIndex:
     """Events in (enterprise, date, id) order, found by enterprise: made once, shared by the
     tables of every part."""
 
-    #: Where each enterprise row's events start in ``order`` (``n + 1`` offsets).
+    #: Where each enterprise row's events start in sorted order (``n + 1`` offsets).
     start: I64
-    #: Event rows in sorted order (``None``: the events are in that order already).
-    order: I64 | None
-    #: Each event row's place in ``order`` (``None`` with ``order``).
-    rank: I64 | None
+    #: The events' sorted order (``None``: the events are in that order already).
+    order: EventOrder | None
 
     @classmethod
     def of(cls, events: EventColumns, n_enterprises: int) -> EventIndex:
         counts = np.bincount(events.ent, minlength=n_enterprises)
         start = np.zeros(n_enterprises + 1, dtype=np.int64)
         np.cumsum(counts, out=start[1:])
-        if events.in_order():
-            return cls(start, None, None)
-        return cls(start, events.sorted_order(), events.sorted_rank())
+        order = events.sorted_order()
+        return cls(start, None if order.identity else order)
 
 
 # --------------------------------------------------------------------------------------------

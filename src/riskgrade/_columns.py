@@ -13,6 +13,7 @@ straight from files (:mod:`riskgrade.ingest`); both give the same arrays for the
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -276,30 +277,95 @@ class EventColumns:
     reason: StrColumn | None = None
     file: str | None = None
     lines: I32 | None = None
-    _order: list[tuple[I64, bool]] = field(default_factory=list, repr=False)
+    _order: list[EventOrder] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.date)
 
-    def sorted_order(self) -> I64:
-        """Return the permutation sorting events by (enterprise, date, id), computed once."""
+    def sorted_order(self) -> EventOrder:
+        """Return the order of the events by (enterprise, date, id), computed once."""
         if not self._order:
             self._order.append(_sort_events(self))
-        return self._order[0][0]
+        return self._order[0]
 
-    def in_order(self) -> bool:
-        """Whether the events are sorted by (enterprise, date, id) as they are."""
-        self.sorted_order()
-        return self._order[0][1]
 
-    def sorted_rank(self) -> I64:
-        """Return each event's place in :meth:`sorted_order`, computed once."""
-        if len(self._order) < 2:
-            order = self.sorted_order()
-            rank = np.empty(len(order), dtype=np.int64)
-            rank[order] = np.arange(len(order), dtype=np.int64)
-            self._order.append((rank, False))
-        return self._order[1][0]
+@dataclass(eq=False)
+class EventOrder:
+    """The permutation sorting events by (enterprise, date, id).
+
+    Files list events nearly in that order, so it is held as the identity with a few places
+    changed (``places``, ascending, hold the events ``events``), which takes memory for the
+    changes only; or, for events in no useful order, in full (``places`` is ``None``)."""
+
+    n: int
+    places: I64 | None
+    events: I64
+    _rank: list[I64] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _ranks(self) -> list[I64]:
+        """What :meth:`rank` looks in, made once (by whichever thread asks first)."""
+        with self._lock:
+            if not self._rank:
+                if self.places is None:
+                    rank = np.empty(self.n, dtype=np.int64)
+                    rank[self.events] = np.arange(self.n, dtype=np.int64)
+                    self._rank.append(rank)
+                else:
+                    by = np.argsort(self.events, kind="stable")
+                    self._rank += [self.events[by], self.places[by]]
+            return self._rank
+
+    @classmethod
+    def full(cls, order: I64) -> EventOrder:
+        return cls(len(order), None, order)
+
+    @classmethod
+    def changes(cls, n: int, places: I64, events: I64) -> EventOrder:
+        """The identity with ``events`` at ``places`` (any order; a later change of a place
+        wins), the places that change nothing left out."""
+        if len(places) > 1:
+            by = np.argsort(places, kind="stable")
+            places, events = places[by], events[by]
+            last = np.ones(len(places), dtype=bool)
+            last[:-1] = places[1:] != places[:-1]
+            places, events = places[last], events[last]
+        real = places != events
+        return cls(n, places[real], events[real])
+
+    @property
+    def identity(self) -> bool:
+        return self.places is not None and len(self.places) == 0
+
+    def at(self, places: I64) -> I64:
+        """The events at sorted ``places``."""
+        if self.places is None:
+            found: I64 = self.events[places]
+            return found
+        out = np.asarray(places, dtype=np.int64).copy()
+        if len(self.places) and len(out):
+            # Only the changes within the span asked about (a part's events are a span).
+            low, high = np.searchsorted(self.places, [out.min(), out.max() + 1])
+            changed, moved = self.places[low:high], self.events[low:high]
+            if len(changed):
+                k = np.minimum(np.searchsorted(changed, out), len(changed) - 1)
+                hit = changed[k] == out
+                out[hit] = moved[k[hit]]
+        return out
+
+    def rank(self, events: I64) -> I64:
+        """The sorted places of ``events``."""
+        if self.places is None:
+            found: I64 = self._ranks()[0][events]
+            return found
+        # An event is at its own place unless it moved, to the place that now holds it.
+        moved, to = self._ranks()
+        out = np.asarray(events, dtype=np.int64).copy()
+        if len(moved) and len(out):
+            k = np.minimum(np.searchsorted(moved, out), len(moved) - 1)
+            hit = moved[k] == out
+            out[hit] = to[k[hit]]
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -325,17 +391,17 @@ def gather_ranges(
 _CHUNK: Final = 1 << 20
 
 
-def _sort_events(events: EventColumns) -> tuple[I64, bool]:
-    """The permutation sorting events by (enterprise, date, id), and whether it is the
-    identity.
+def _sort_events(events: EventColumns) -> EventOrder:
+    """The order of the events by (enterprise, date, id).
 
     Files usually list each enterprise's events together, mostly by date: then only the
-    events out of place are sorted (:func:`_misplaced`). The checks run chunk by chunk, on
-    the 32-bit columns as they are, so that they take no memory the size of the events.
+    events out of place are sorted (:func:`_misplaced`), and the order is held as the
+    changes to the file's. The checks run chunk by chunk, on the 32-bit columns as they are,
+    so that they take no memory the size of the events.
     """
     n = len(events)
     if n == 0:
-        return np.zeros(0, dtype=np.int64), True
+        return EventOrder.changes(0, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     ent, date = events.ent, events.date
     ties: list[I64] = []  # i where events i and i + 1 are of one enterprise and one day
     together = in_order = True
@@ -348,52 +414,57 @@ def _sort_events(events: EventColumns) -> tuple[I64, bool]:
         same = ent[b] == ent[a]
         in_order = in_order and not bool((same & (date[b] < date[a])).any())
         ties.append(np.flatnonzero(same & (date[b] == date[a])) + low)
+    order: EventOrder
     if together:
         tied = np.concatenate(ties) if ties else np.zeros(0, dtype=np.int64)
-        order = np.arange(n, dtype=np.int64)
+        order = EventOrder.changes(n, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         if not in_order:
             # Only the events out of place move, among themselves; then the ties at the
             # places they moved to are found anew.
             rows = _misplaced(events)
-            order[rows] = rows[np.argsort(_day_keys(events, rows), kind="stable")]
+            order = EventOrder.changes(
+                n, rows, rows[np.argsort(_day_keys(events, rows), kind="stable")]
+            )
             moved = np.zeros(n + 1, dtype=bool)
             moved[rows] = True
             tied = tied[~moved[tied] & ~moved[tied + 1]]
-            near = moved[: n - 1] | moved[1:n]  # i or i + 1 moved
-            at = np.flatnonzero(near)
-            same = _day_keys(events, order[at]) == _day_keys(events, order[at + 1])
+            at = np.flatnonzero(moved[: n - 1] | moved[1:n])  # i or i + 1 moved
+            same = _day_keys(events, order.at(at)) == _day_keys(events, order.at(at + 1))
             mark = np.zeros(n, dtype=bool)
             mark[tied] = True
             mark[at[same]] = True
             tied = np.flatnonzero(mark)
     else:
-        in_order = False
         key = _day_keys(events, None)
-        order = np.argsort(key, kind="stable")
-        sorted_key = key[order]
+        full = np.argsort(key, kind="stable")
+        sorted_key = key[full]
         tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
         del key, sorted_key
+        order = EventOrder.full(full)
     if len(tied) == 0:
-        return order, in_order
+        return order
     # Events of one enterprise on one day are ordered by id (code point order = UTF-8 byte order).
     mark = np.zeros(n, dtype=bool)
     mark[tied] = True
     mark[tied + 1] = True
     members = np.flatnonzero(mark)
-    rows = order[members]
+    rows = order.at(members)
     ids = events.ids.take(rows)
     keys = ids.fixed_keys()
     if keys is not None:
         at = np.searchsorted(members, tied)  # tied + 1 is the next member
         if bool((keys[at] < keys[at + 1]).all()):
-            return order, in_order  # already in id order (as files usually are)
+            return order  # already in id order (as files usually are)
         sub = np.lexsort((keys, _day_keys(events, rows)))
     else:
         names = np.array(ids.to_list(), dtype=object)
         sub = np.lexsort((names.astype(str), _day_keys(events, rows)))
-    moved = rows[sub]
-    order[members] = moved
-    return order, in_order and bool((moved == rows).all())
+    if order.places is None:
+        order.events[members] = rows[sub]
+        return order
+    return EventOrder.changes(
+        n, np.concatenate([order.places, members]), np.concatenate([order.events, rows[sub]])
+    )
 
 
 def _misplaced(events: EventColumns) -> I64:

@@ -296,12 +296,12 @@ class _Reader:
 def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> _Reader:
     """Read through DuckDB (in batches of 5 rows, so that batches end everywhere) or, with
     DuckDB made unimportable, through pyarrow."""
-    from riskgrade import ingest
+    from riskgrade import _ingest_duck, ingest
 
     chosen = _Reader(request.param == _DUCKDB)
     if chosen.duckdb:
         pytest.importorskip("duckdb")
-        monkeypatch.setattr(ingest, "_DUCK_ROWS", 5)
+        monkeypatch.setattr(_ingest_duck, "_DUCK_ROWS", 5)  # read by _DuckStream
         checked = ingest._chunk_from_duck
 
         def counting(batch: object) -> object:
@@ -546,12 +546,12 @@ def test_a_population_reads_alike_with_and_without_duckdb(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("duckdb")
-    from riskgrade import ingest
+    from riskgrade import _ingest_duck, ingest
 
     enterprises, events = generate_county(CountySpec(enterprises=300, seed=11))
     ent_path = _write(tmp_path / "e.jsonl", [_dump(e) for e in enterprises])
     ev_path = _write(tmp_path / "v.jsonl", [_dump(e) for e in events])
-    monkeypatch.setattr(ingest, "_DUCK_ROWS", 1000)
+    monkeypatch.setattr(_ingest_duck, "_DUCK_ROWS", 1000)  # read by _DuckStream
     batches: list[int] = []
     checked = ingest._chunk_from_duck
     monkeypatch.setattr(

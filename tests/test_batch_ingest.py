@@ -310,8 +310,19 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> _
 
         monkeypatch.setattr(ingest, "_chunk_from_duck", counting)
     else:
-        monkeypatch.setattr(ingest, "_duckdb", lambda: None)
+        _without_duckdb(monkeypatch)
     return chosen
+
+
+def _without_duckdb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make DuckDB unimportable for the reader; a batch read through it anyway fails."""
+    from riskgrade import ingest
+
+    def refused(batch: object) -> object:
+        raise AssertionError("read through DuckDB")
+
+    monkeypatch.setattr(ingest, "_duckdb", lambda: None)
+    monkeypatch.setattr(ingest, "_chunk_from_duck", refused)
 
 
 def _good(i: int) -> str:
@@ -559,7 +570,7 @@ def test_a_population_reads_alike_with_and_without_duckdb(
     )
     through_duckdb = read_records(ent_path, ev_path)
     assert len(batches) >= len(events) // 1000
-    monkeypatch.setattr(ingest, "_duckdb", lambda: None)
+    _without_duckdb(monkeypatch)
     through_pyarrow = read_records(ent_path, ev_path, block_size=1 << 16)
     assert len(through_duckdb.events) == len(events)
     _same_columns(through_duckdb, through_pyarrow)

@@ -540,6 +540,11 @@ def test_the_event_sort_is_a_stable_sort_by_enterprise_date_and_id(
         order = _columns._sort_events(events)  # type: ignore[arg-type]
     places = np.arange(len(rows), dtype=np.int64)
     assert order.at(places).tolist() == expected
+    assert order.at(places, ascending=True).tolist() == expected
+    some = np.array(sorted(data.draw(st.sets(st.sampled_from(range(len(rows)))))) if rows else [])
+    assert order.at(some.astype(np.int64), ascending=True).tolist() == [
+        expected[i] for i in some.tolist()
+    ]
     assert order.identity == (expected == list(range(len(rows))))
     # Each event's place is where the order holds it.
     assert order.rank(np.array(expected, dtype=np.int64)).tolist() == places.tolist()

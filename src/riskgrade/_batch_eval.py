@@ -338,7 +338,7 @@ class Table:
         size, not the events'."""
         counts = index.start[ent_rows + 1] - index.start[ent_rows]
         sorted_at = gather_ranges(index.start[ent_rows], counts)
-        rows = sorted_at if index.order is None else index.order.at(sorted_at)
+        rows = sorted_at if index.order is None else index.order.at(sorted_at, ascending=True)
         ent = np.repeat(np.arange(len(ent_rows), dtype=np.intp), counts)
         local_start = np.cumsum(counts) - counts
         # A correction or a rectification refers to a record of its own enterprise (the

@@ -337,8 +337,9 @@ class EventOrder:
     def identity(self) -> bool:
         return self.places is not None and len(self.places) == 0
 
-    def at(self, places: I64) -> I64:
-        """The events at sorted ``places``."""
+    def at(self, places: I64, *, ascending: bool = False) -> I64:
+        """The events at sorted ``places`` (``ascending`` when they are: then the few changes
+        are looked for among the places, not each place among the changes)."""
         if self.places is None:
             found: I64 = self.events[places]
             return found
@@ -347,7 +348,11 @@ class EventOrder:
             # Only the changes within the span asked about (a part's events are a span).
             low, high = np.searchsorted(self.places, [out.min(), out.max() + 1])
             changed, moved = self.places[low:high], self.events[low:high]
-            if len(changed):
+            if ascending:
+                k = np.minimum(np.searchsorted(out, changed), len(out) - 1)
+                hit = out[k] == changed
+                out[k[hit]] = moved[hit]
+            elif len(changed):
                 k = np.minimum(np.searchsorted(changed, out), len(changed) - 1)
                 hit = changed[k] == out
                 out[hit] = moved[k[hit]]

@@ -20,8 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskgrade import Grader, RecordSet, RulePack, _columns, load_pack
-from riskgrade._batch_eval import add_months, before, earliest_on_or_after
-from riskgrade._columns import StrColumn, columns_from_records, day_number, from_day_number
+from riskgrade._batch_eval import add_months, before, earliest_on_or_after, type_mask
+from riskgrade._columns import (
+    EVENT_TYPE_NAMES,
+    StrColumn,
+    columns_from_records,
+    day_number,
+    from_day_number,
+)
 from riskgrade.batch import (
     AUTO_THRESHOLD,
     AutoEvaluator,
@@ -499,6 +505,17 @@ def test_partition_cuts_whole_enterprises_in_order(
     # Greedy: no part could have taken the next part's first enterprise.
     for part, following in itertools.pairwise(parts):
         assert int(events[part].sum()) + int(events[following[0]]) > part_events
+
+
+@given(
+    codes=st.lists(st.integers(-1, len(EVENT_TYPE_NAMES)), max_size=40),
+    wanted=st.sets(st.integers(0, len(EVENT_TYPE_NAMES) - 1)),
+)
+def test_type_mask_is_isin(codes: list[int], wanted: set[int]) -> None:
+    """By comparisons, by the complement's comparisons or by a table: always ``np.isin``."""
+    types = np.array(codes, dtype=np.int8)
+    found = type_mask(types, sorted(wanted))
+    assert found.tolist() == np.isin(types, sorted(wanted)).tolist()
 
 
 class _SortableEvents:

@@ -232,7 +232,9 @@ def type_mask(types: I8, wanted: Sequence[int]) -> B:
         out = np.zeros(len(types), dtype=bool)
         for code in sorted(chosen if len(chosen) <= 3 else others):
             out |= types == code
-        return out if len(chosen) <= 3 else ~out
+        if len(chosen) <= 3:
+            return out
+        return ~out & (types >= 0) & (types < len(EVENT_TYPE_NAMES))
     table = np.zeros(256, dtype=bool)
     table[np.asarray(sorted(chosen), dtype=np.int64) & 0xFF] = True
     codes = types.view(np.uint8) if types.dtype.itemsize == 1 else types.astype(np.uint8)

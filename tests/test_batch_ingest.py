@@ -553,6 +553,53 @@ def _same_columns(a: object, b: object, where: str = "records") -> None:
         assert a == b, where
 
 
+def test_descriptions_and_reasons_come_back_as_the_records_module_reads_them(
+    tmp_path: Path, reader: _Reader
+) -> None:
+    """The free texts a few records carry are kept for those rows only; every event read
+    back from the columns is the event the records module reads, texts included."""
+    from riskgrade._columns import history
+
+    enterprises, events = generate_county(CountySpec(enterprises=60, seed=5))
+    events += [
+        {
+            "id": "T1",
+            "enterprise_id": enterprises[0]["id"],
+            "date": "2009-02-03",
+            "type": "incident",
+            "description": '事故 "quoted"',
+        },
+        {
+            "id": "T2",
+            "enterprise_id": enterprises[1]["id"],
+            "date": "2009-02-04",
+            "type": "incident",
+        },
+        {
+            "id": "T3",
+            "enterprise_id": enterprises[1]["id"],
+            "date": "2009-02-05",
+            "type": "void",
+            "of": "T2",
+            "reason": "entered twice",
+        },
+    ]
+    ent_path = _write(tmp_path / "e.jsonl", [_dump(e) for e in enterprises])
+    ev_path = _write(tmp_path / "v.jsonl", [_dump(e) for e in events])
+    records = load_records(ent_path, ev_path)
+    columns = read_records(ent_path, ev_path)
+    texts = {e.id: e.model_dump() for row in (0, 1) for e in history(columns, row)[1]}
+    assert texts["T1"]["description"] == '事故 "quoted"'
+    assert texts["T2"].get("description") is None
+    assert texts["T3"]["reason"] == "entered twice"
+    for row, enterprise in enumerate(records.enterprises):
+        _, back = history(columns, row)
+        mine = [e for e in records.events if e.enterprise_id == enterprise.id]
+        assert sorted(e.model_dump_json() for e in back) == sorted(
+            e.model_dump_json() for e in mine
+        )
+
+
 def test_a_population_reads_alike_with_and_without_duckdb(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -273,8 +273,8 @@ class EventColumns:
     score_value: I64
     score_exp: int
     #: Free texts kept for explanations: descriptions and void reasons (empty when absent).
-    description: StrColumn | None = None
-    reason: StrColumn | None = None
+    description: StrColumn | SparseTexts | None = None
+    reason: StrColumn | SparseTexts | None = None
     file: str | None = None
     lines: I32 | None = None
     _order: list[EventOrder] = field(default_factory=list, repr=False)
@@ -287,6 +287,23 @@ class EventColumns:
         if not self._order:
             self._order.append(_sort_events(self))
         return self._order[0]
+
+
+@dataclass(frozen=True, eq=False)
+class SparseTexts:
+    """Texts on a few rows of many: row ``rows[i]`` (ascending) holds ``values[i]``, any
+    other row an empty text, as a :class:`StrColumn` with empty strings there would give;
+    without offsets for every row (eight bytes a row, for a text most rows lack)."""
+
+    rows: I64
+    values: StrColumn
+
+    def get(self, index: int) -> str:
+        """Return the text of row ``index``."""
+        at = int(np.searchsorted(self.rows, index))
+        if at < len(self.rows) and int(self.rows[at]) == index:
+            return self.values.get(at)
+        return ""
 
 
 @dataclass(eq=False)

@@ -53,6 +53,7 @@ from riskgrade._columns import (
     EnterpriseColumns,
     EventColumns,
     Records,
+    SparseTexts,
     StrColumn,
     attribute_codes,
     gather_ranges,
@@ -1592,11 +1593,8 @@ def _assemble(
     score_offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(chunk.score_counts, out=score_offsets[1:])
 
-    def dense(sparse: _Sparse) -> StrColumn:
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        offsets[1:][sparse.present] = sparse.values.lengths()
-        np.cumsum(offsets, out=offsets)
-        return StrColumn(sparse.values.data, offsets)
+    def texts(sparse: _Sparse) -> SparseTexts:
+        return SparseTexts(np.flatnonzero(sparse.present), sparse.values)
 
     events = EventColumns(
         ids=chunk.ids,
@@ -1627,8 +1625,8 @@ def _assemble(
         score_keys=score_keys,
         score_value=score_value.astype(np.int64, copy=False),
         score_exp=score_exp,
-        description=dense(chunk.description),
-        reason=dense(chunk.reason),
+        description=texts(chunk.description),
+        reason=texts(chunk.reason),
         file=ev_name,
         lines=chunk.lines,
     )

@@ -780,10 +780,11 @@ class _Run:
         a_ent: I64 = ent[distinct]
         a_day: I64 = day[distinct]
         anchor_of = np.cumsum(distinct) - 1  # each live record's anchor (its date's point)
-        a_anniv = np.zeros(len(a_ent), dtype=bool)
-        a_kind: I64 = np.full(len(a_ent), RECORD, dtype=np.int64)
+        a_kind: I64 | None = None  # every anchor a record date, unless anniversaries join
+        a_anniv: B | None = None
         if anniversaries is not None:
             y_ent, y_day = self._anniversaries(anniversaries)
+            a_kind = np.full(len(a_ent), RECORD, dtype=np.int64)
             a_ent, a_day, a_kind, a_anniv = _merge_anniversaries(a_ent, a_day, a_kind, y_ent, y_day)
         # Reviews: anchor + n * review_every while before the next anchor (or up to the horizon).
         n_a = len(a_ent)
@@ -829,12 +830,11 @@ class _Run:
         kind = np.full(total, REVIEW, dtype=np.int8)
         anniv = np.zeros(total, dtype=bool)
         at = first[anchor_block]
+        p_day[at] = a_day
         self.record_point = None
-        if anniversaries is None:
+        if a_kind is None or a_anniv is None:
             self.record_point = np.full(len(t.ent), -1, dtype=np.int64)
             self.record_point[live] = at[anchor_of]
-        p_day[at] = a_day
-        if anniversaries is None:
             kind[at] = RECORD
         else:
             kind[at] = a_kind

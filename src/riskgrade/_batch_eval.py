@@ -627,8 +627,7 @@ class _StringList(Frame):
 
 @dataclass(frozen=True)
 class Intervals:
-    """Record ``pos[i]`` is a member for t in ``[start[i], end[i])``; sorted by position (a
-    term's pieces by band, then position)."""
+    """Record ``pos[i]`` is a member for t in ``[start[i], end[i])``; sorted by position."""
 
     pos: I64
     start: I64
@@ -645,6 +644,17 @@ class Intervals:
         object.__setattr__(self, "pos", np.asarray(self.pos, dtype=np.intp))
         for name in ("start", "end"):
             object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.int32))
+
+
+@dataclass(frozen=True)
+class Band:
+    """The members of a set (indices into its intervals) that hold a term's recency band, as
+    ranges of points ``[first, end)``, and the band's weight (a mantissa)."""
+
+    members: I64
+    first: I64
+    end: I64
+    weight: int
 
 
 def _accumulate(n: int, pieces: Sequence[tuple[I64, I64, I64 | int]]) -> I64:
@@ -719,6 +729,7 @@ class _Run:
         self._frames: dict[tuple[tuple[int, ...], bool | None], _RecordFrame] = {}
         self._spans: dict[str, tuple[I64, I64]] = {}
         self._exit_points: dict[tuple[str, int, int, int, int], I64] = {}
+        self._bands: dict[str, tuple[int, list[Band]]] = {}
         #: The point of each live record's date (by table position), where points were made
         #: from record dates and reviews only.
         self.record_point: I64 | None = None
@@ -1043,26 +1054,33 @@ class _Run:
         assessed.top.scores = {}
 
     # -- 4. scores and rules ----------------------------------------------------------------
-    def weighted(self, term: EachTermC) -> Intervals:
-        """The member intervals of a term's set, cut by recency band, bands of weight zero
-        left out: when each record counts towards the term (its evidence)."""
-        iv = self.members(term.set)
-        if term.weight is None:
-            return iv
-        reach = self.table.date[iv.pos]
-        out: list[tuple[I64, I64, I64]] = []
-        for length, weight in term.weight.bands:
-            exit_ = np.maximum(reach, self.exits(length)[iv.pos])
-            s = np.maximum(iv.start, reach)
-            en = np.minimum(iv.end, exit_)
-            keep = s < en
-            if scaled_constant(weight)[0] != 0:
-                out.append((iv.pos[keep], s[keep], en[keep]))
-            reach = exit_
-        if not out:
-            return Intervals(iv.pos[:0], iv.start[:0], iv.end[:0])
-        pos, start, end = (np.concatenate(column) for column in zip(*out, strict=True))
-        return Intervals(pos, start, end)
+    def term_bands(self, term: EachTermC) -> tuple[int, list[Band]]:
+        """A term's recency bands as ranges of points, computed once and kept with the run
+        (the reasons' evidence reads them after the points are let go): the bands of non-zero
+        weight (the whole interval for a term without weights), and the exponent of their
+        weights. Band ``k`` of a record holds from its exit from band ``k - 1`` (from its
+        interval's start for the first) to its exit from band ``k``, within the interval."""
+        found = self._bands.get(term.rule)
+        if found is None:
+            first, end = self.spans(term.set)
+            if term.weight is None:
+                found = (0, [Band(np.arange(len(first)), first, end, 1)])
+            else:
+                exp = max(scaled_constant(w)[1] for _, w in term.weight.bands)
+                bands: list[Band] = []
+                reach = first
+                for length, weight in term.weight.bands:
+                    mantissa, e = scaled_constant(weight)
+                    exit_ = np.maximum(reach, self.exit_points(term.set, length))
+                    if mantissa != 0:
+                        stop = np.minimum(end, exit_)
+                        held = np.flatnonzero(reach < stop)
+                        band = Band(held, reach[held], stop[held], mantissa * 10 ** (exp - e))
+                        bands.append(band)
+                    reach = exit_
+                found = (exp, bands)
+            self._bands[term.rule] = found
+        return found
 
     def base_points(self, term: EachTermC, pos: I64) -> tuple[I64, int, B]:
         """The points each record at ``pos`` is worth before its weight, with presence."""
@@ -1148,21 +1166,8 @@ def _term_value(run: _Run, term: EachTermC) -> tuple[I64, int]:
     base, base_exp, found = run.base_points(term, iv.pos)
     if not bool(found.all()):
         _missing_points(run, iv, ~found)
-    first, end = run.spans(term.set)
-    if term.weight is None:
-        return _capped(_accumulate(run.n_points, [(first, end, base)]), base_exp, term.cap)
-    # The recency bands in points, as weighted() cuts them in days: band k holds from the
-    # record's exit from band k - 1 (from the interval's start for the first band) to its
-    # exit from band k, within the interval.
-    exp = max(scaled_constant(w)[1] for _, w in term.weight.bands)
-    pieces: list[tuple[I64, I64, I64 | int]] = []
-    reach = first
-    for length, weight in term.weight.bands:
-        mantissa, e = scaled_constant(weight)
-        exit_ = np.maximum(reach, run.exit_points(term.set, length))
-        if mantissa != 0:
-            pieces.append((reach, np.minimum(end, exit_), base * (mantissa * 10 ** (exp - e))))
-        reach = exit_
+    exp, bands = run.term_bands(term)
+    pieces = [(b.first, b.end, base[b.members] * b.weight) for b in bands]
     return _capped(_accumulate(run.n_points, pieces), base_exp + exp, term.cap)
 
 

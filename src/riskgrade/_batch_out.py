@@ -132,11 +132,15 @@ class SchemeDecisions:
             weight, _ = _weight_at(run, term, pos, day[ok])
             found = _grouped(run.table.ent, np.sort(pos[weight != 0]), self.m)
         else:
-            wi = run.weighted(term)
-            ent = run.table.ent[wi.pos]
-            t = day[ent]
-            positions = _union([wi.pos[(wi.start <= t) & (t < wi.end)]], sort=True)
-            found = _grouped(run.table.ent, positions, self.m)
+            # The records of the bands that hold at each enterprise's last point.
+            iv = run.members(term.set)
+            last = self.result.outcome.point
+            held: list[I64] = []
+            for band in run.term_bands(term)[1]:
+                pos = iv.pos[band.members]
+                at = last[run.table.ent[pos]]
+                held.append(pos[(band.first <= at) & (at < band.end)])
+            found = _grouped(run.table.ent, _union(held, sort=True), self.m)
         self._evidence_cache[term.rule] = found
         return found
 

@@ -366,13 +366,11 @@ class EventOrder:
             low, high = np.searchsorted(self.places, [out.min(), out.max() + 1])
             changed, moved = self.places[low:high], self.events[low:high]
             if ascending:
-                k = np.minimum(np.searchsorted(out, changed), len(out) - 1)
-                hit = out[k] == changed
-                out[k[hit]] = moved[hit]
-            elif len(changed):
-                k = np.minimum(np.searchsorted(changed, out), len(changed) - 1)
-                hit = changed[k] == out
-                out[hit] = moved[k[hit]]
+                at, hit = _found(out, changed)
+                out[at] = moved[hit]
+            else:
+                at, hit = _found(changed, out)
+                out[hit] = moved[at]
         return out
 
     def rank(self, events: I64) -> I64:
@@ -383,11 +381,18 @@ class EventOrder:
         # An event is at its own place unless it moved, to the place that now holds it.
         moved, to = self._ranks()
         out = np.asarray(events, dtype=np.int64).copy()
-        if len(moved) and len(out):
-            k = np.minimum(np.searchsorted(moved, out), len(moved) - 1)
-            hit = moved[k] == out
-            out[hit] = to[k[hit]]
+        at, hit = _found(moved, out)
+        out[hit] = to[at]
         return out
+
+
+def _found(sorted_keys: I64, wanted: I64) -> tuple[I64, B]:
+    """Which of ``wanted`` are among ``sorted_keys`` (``hit``), and where (``at``, one per hit)."""
+    if len(sorted_keys) == 0 or len(wanted) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(len(wanted), dtype=bool)
+    k = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+    hit = sorted_keys[k] == wanted
+    return k[hit], hit
 
 
 @dataclass(frozen=True, eq=False)

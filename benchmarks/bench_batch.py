@@ -8,10 +8,10 @@ Stages, each timed:
 
 1. ``read``: both JSON Lines files into columns (:func:`riskgrade.ingest.read_records`),
    validated as strictly as ``load_records``.
-2. ``grade``: every enterprise checked against its scheme and graded from the columns in
-   memory (:meth:`riskgrade.batch.BatchEvaluator.evaluate`), with each part's JSON pieces
-   built beside its grading, as ``riskgrade grade`` does (``json_lang``).
-3. ``write``: one decision a line, the bytes ``Decision.to_json`` gives, to ``--out``.
+2. ``grade_and_write``: every enterprise checked against its scheme, graded from the columns
+   in memory and written to ``--out``, one decision a line (the bytes ``Decision.to_json``
+   gives), as ``riskgrade grade`` does: each window of enterprises is written while the
+   next ones are graded (:meth:`riskgrade.batch.BatchEvaluator.json_stream`).
 
 Then, apart, the grading alone from the same columns (``grade_only``: every decision's
 fields as arrays in memory, no JSON), best of ``--repeat`` runs.
@@ -77,8 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr.write("\n")
     read_done = time.perf_counter()
     evaluator.check(records.enterprises, partial(enterprise_at, records), locate=True)
-    grades = evaluator.evaluate(records, as_of, json_lang="en")
-    grade_done = time.perf_counter()
     sample = min(args.sample, len(records.enterprises))
     step = max(1, len(records.enterprises) // max(sample, 1))
     rows = list(range(0, len(records.enterprises), step))[:sample]
@@ -86,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     batch_sample: dict[int, str] = {}
     done = 0
     with args.out.open("wb") as out:
-        for block in grades.json_blocks():
+        for block in evaluator.json_stream(records, as_of, "en"):
             out.write(block)
             count = block.count(b"\n")
             chosen = [row for row in range(done, done + count) if row in wanted]
@@ -96,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
                     batch_sample[row] = lines[row - done].decode("utf-8")
             done += count
     write_done = time.perf_counter()
-    del grades
 
     # The grading alone, from the same columns: the decisions as arrays, no JSON.
     grade_only = []
@@ -123,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "events": len(records.events),
         "as_of": as_of.isoformat(),
         "read_s": round(read_done - started, 2),
-        "grade_s": round(grade_done - read_done, 2),
-        "write_s": round(write_done - grade_done, 2),
+        "grade_and_write_s": round(write_done - read_done, 2),
         "end_to_end_s": round(write_done - started, 2),
         "from_columns_s": round(write_done - read_done, 2),
         "grade_only_s": round(min(grade_only), 2),

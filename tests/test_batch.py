@@ -38,6 +38,7 @@ from riskgrade.batch import (
 from riskgrade.dates import Duration
 from riskgrade.dates import add_months as native_add_months
 from riskgrade.dates import earliest_on_or_after as native_earliest
+from riskgrade.errors import EvaluationError
 from riskgrade.grading import ENGINES
 from riskgrade.packs import AttributeSpec
 from riskgrade.synthetic import CountySpec, generate_county
@@ -83,6 +84,9 @@ def _batch_lines(name: str, records: RecordSet, as_of: dt.date, lang: str = "en"
     parted = _parted(name).evaluate(columns, as_of, json_lang=lang)  # type: ignore[arg-type]
     assert list(parted.lines(lang)) == objects  # type: ignore[arg-type]
     assert list(parted.lines(lang)) == objects  # type: ignore[arg-type]
+    # Streamed, window by window, as the parts are graded.
+    streamed = b"".join(_parted(name).json_stream(columns, as_of, lang))  # type: ignore[arg-type]
+    assert streamed == "".join(line + "\n" for line in objects).encode("utf-8")
     return objects
 
 
@@ -600,3 +604,58 @@ def test_pieces_built_in_one_language_are_not_used_for_another() -> None:
     assert list(grades.lines("en")) == _native_lines(pack, records, as_of, "en")
     assert all(part.json is None for part in grades.parts)  # let go of once laid out
     assert list(grades.lines("zh")) == _native_lines(pack, records, as_of, "zh")
+
+
+def _fhrs_guarding_one_score(folder: Path) -> RulePack:
+    """uk-fhrs with a set that admits an inspection lacking a score its points add up:
+    grading such an inspection is an evaluation error."""
+    import shutil
+
+    target = folder / "uk-fhrs"
+    shutil.copytree(RULES / "uk-fhrs", target)
+    fhrs = target / "fhrs.yaml"
+    guard = "where: has(scores.hygiene) and has(scores.structure) and has(scores.management)"
+    text = fhrs.read_text(encoding="utf-8")
+    assert guard in text
+    fhrs.write_text(text.replace(guard, "where: has(scores.hygiene)"), encoding="utf-8")
+    return load_pack(target)
+
+
+def test_an_evaluation_error_is_the_native_one_when_streamed(tmp_path: Path) -> None:
+    pack = _fhrs_guarding_one_score(tmp_path)
+    enterprises: list[Record] = [{"id": f"E{n:04d}"} for n in range(300)]
+    events: list[Record] = []
+    for n in range(300):
+        for k, day in enumerate(("2008-03-01", "2009-05-02")):
+            scores = {"hygiene": (n + k) % 4 * 5, "structure": 5, "management": 10}
+            if n in (120, 150) and k == 1:  # the first in input order is the one reported
+                del scores["structure"]
+            events.append(
+                {
+                    "id": f"V{n:04d}{k}",
+                    "enterprise_id": f"E{n:04d}",
+                    "date": day,
+                    "type": "inspection",
+                    "outcome": "compliant",
+                    "scores": scores,
+                }
+            )
+    records = RecordSet.from_dicts(enterprises, events)
+    as_of = dt.date(2009, 7, 1)
+    with pytest.raises(EvaluationError) as native:
+        _native_lines(pack, records, as_of)
+    assert "V01201" in str(native.value)
+    columns = columns_from_records(records)
+    evaluator = BatchEvaluator(pack, workers=2, part_events=40)
+    with pytest.raises(EvaluationError) as whole:
+        evaluator.evaluate(columns, as_of)
+    assert str(whole.value) == str(native.value)
+    # Streamed: the windows before the failing enterprise's are yielded, then its error.
+    blocks: list[bytes] = []
+    with pytest.raises(EvaluationError) as streamed:
+        blocks.extend(evaluator.json_stream(columns, as_of))
+    assert str(streamed.value) == str(native.value)
+    lines = b"".join(blocks).decode("utf-8").split("\n")[:-1]
+    assert 100 <= len(lines) <= 120
+    head = RecordSet.from_dicts(enterprises[: len(lines)], events[: 2 * len(lines)])
+    assert lines == _native_lines(pack, head, as_of)

@@ -5,7 +5,9 @@ and the events parsed in worker processes exactly as on threads."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -198,3 +200,54 @@ def test_progress_follows_reading_grading_and_writing(
     ]
     assert order == sorted(order)
     assert shown.read_bytes() == quiet.read_bytes()
+
+
+def test_an_evaluation_error_midway_gives_the_native_error_and_leaves_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import riskgrade.batch
+
+    written: list[int] = []
+    stream = riskgrade.batch.BatchEvaluator.json_stream
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+        for block in stream(*args, **kwargs):
+            written.append(block.count(b"\n"))
+            yield block
+
+    monkeypatch.setattr(riskgrade.batch, "PART_EVENTS", 16)  # windows of 16 enterprises
+    monkeypatch.setattr(riskgrade.batch.BatchEvaluator, "json_stream", counted)
+
+    pack = tmp_path / "uk-fhrs"
+    shutil.copytree(RULES / "uk-fhrs", pack)
+    fhrs = pack / "fhrs.yaml"
+    guard = "where: has(scores.hygiene) and has(scores.structure) and has(scores.management)"
+    fhrs.write_text(
+        fhrs.read_text(encoding="utf-8").replace(guard, "where: has(scores.hygiene)"),
+        encoding="utf-8",
+    )
+    ents, evs = tmp_path / "e.jsonl", tmp_path / "v.jsonl"
+    ents.write_text("".join(_dump({"id": f"E{n:03d}"}) + "\n" for n in range(200)))
+    lines = []
+    for n in range(200):
+        scores = {"hygiene": 5, "structure": 5, "management": 5}
+        if n == 150:  # graded after the first decisions are written
+            del scores["structure"]
+        event = {"id": f"V{n:03d}", "enterprise_id": f"E{n:03d}", "date": "2009-01-05"}
+        event.update({"type": "inspection", "outcome": "minor", "scores": scores})
+        lines.append(_dump(event) + "\n")
+    evs.write_text("".join(lines))
+    target = tmp_path / "decisions.jsonl"
+    target.write_text("before\n", encoding="utf-8")
+    args = ["grade", "--pack", str(pack), "--enterprises", str(ents), "--events", str(evs)]
+    args += ["--as-of", "2009-07-01", "--out", str(target)]
+    assert main([*args, "--engine", "python"]) == 3
+    native = capsys.readouterr().err
+    assert "V150" in native
+    assert main([*args, "--engine", "numpy"]) == 3
+    assert capsys.readouterr().err == native
+    assert sum(written) == 144  # the windows before E150's were written, then let go of
+    assert target.read_text(encoding="utf-8") == "before\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

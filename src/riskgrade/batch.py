@@ -21,8 +21,9 @@ import datetime as dt
 import io
 import itertools
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, BinaryIO, Final, TextIO, TypeVar, cast
@@ -103,14 +104,15 @@ class BatchEvaluator(Evaluator):
         pack: RulePack,
         *,
         workers: int | None = None,
-        part_events: int = PART_EVENTS,
+        part_events: int | None = None,
     ) -> None:
         super().__init__(pack)
         #: Threads grading parts at once (numpy lets go of the GIL in its loops): the
         #: machine's cores, at most :data:`MAX_WORKERS`.
         self.workers = workers or min(MAX_WORKERS, os.cpu_count() or 1)
-        #: Events a part holds at most (a part is never smaller than one enterprise).
-        self.part_events = part_events
+        #: Events a part holds at most (a part is never smaller than one enterprise):
+        #: :data:`PART_EVENTS` unless given.
+        self.part_events = part_events or PART_EVENTS
         self.plans = {name: SchemePlan(scheme) for name, scheme in pack.schemes.items()}
         self._dry_run()
 
@@ -168,17 +170,48 @@ class BatchEvaluator(Evaluator):
         json_lang: Lang | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Part]:
-        """Grade every part (:func:`partition`) on :attr:`workers` threads; the parts in
-        scheme order, then row order."""
+        """Grade every part (:meth:`_windows`) on :attr:`workers` threads; the parts window by
+        window, each window's in scheme order."""
         index = EventIndex.of(records.events, len(records.enterprises))  # shared by the parts
-        day = day_number(as_of)
-        counts = np.diff(index.start)
-        jobs = [
-            (name, part)
-            for name, rows in self.groups(records.enterprises).items()
-            for part in partition(rows, counts, self.part_events)
-        ]
+        grade = self._grader(records, index, as_of, json_lang)
+        jobs = [job for window in self._windows(records, index) for job in window]
+        done = 0
 
+        def finished(index: int) -> None:
+            nonlocal done
+            done += len(jobs[index][1])
+            if progress is not None:
+                progress(done, len(records.enterprises))
+
+        outcomes = _map(grade, jobs, self.workers, finished)
+        natives = [o.ent_rows for o in outcomes if isinstance(o, NativeNeeded)]
+        if natives:
+            raise NativeNeeded(np.concatenate(natives))
+        return [o for o in outcomes if isinstance(o, Part)]
+
+    def _windows(self, records: Records, index: EventIndex) -> list[list[tuple[str, np.ndarray]]]:
+        """The parts to grade, window by window: the enterprises cut into runs of whole
+        enterprises holding about :attr:`part_events` events (:func:`partition`), and each run
+        into one part per scheme with enterprises in it. A window's decisions are one
+        stretch of the output, so they can be written as soon as its parts are graded."""
+        counts = np.diff(index.start)
+        groups = self.groups(records.enterprises)
+        windows = []
+        for window in partition(np.arange(len(counts)), counts, self.part_events):
+            low, high = int(window[0]), int(window[-1]) + 1
+            jobs = []
+            for name, rows in groups.items():
+                first, last = np.searchsorted(rows, (low, high)).tolist()
+                if first < last:
+                    jobs.append((name, rows[first:last]))
+            windows.append(jobs)
+        return windows
+
+    def _grader(
+        self, records: Records, index: EventIndex, as_of: dt.date, json_lang: Lang | None
+    ) -> Callable[[tuple[str, np.ndarray]], Part]:
+        """Grades one part: the work each thread does, JSON pieces included with ``json_lang``."""
+        day = day_number(as_of)
         plans = {
             name: Plans(self.pack.schemes[name], json_lang, as_of)
             for name in self.plans
@@ -198,19 +231,76 @@ class BatchEvaluator(Evaluator):
                 json = (json_lang, pieces)
             return Part(name, rows, result, json)
 
-        done = 0
+        return grade
 
-        def finished(index: int) -> None:
-            nonlocal done
-            done += len(jobs[index][1])
-            if progress is not None:
-                progress(done, len(records.enterprises))
+    def json_stream(
+        self,
+        records: Records,
+        as_of: dt.date,
+        lang: Lang = "en",
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[bytes]:
+        """Grade every enterprise of ``records`` as of ``as_of`` and yield the decisions as
+        JSON Lines (the bytes of ``to_json()`` plus ``"\\n"`` each), in input order, a block
+        per window of enterprises (:meth:`_windows`) as soon as its parts are graded.
 
-        outcomes = _map(grade, jobs, self.workers, finished)
-        natives = [o.ent_rows for o in outcomes if isinstance(o, NativeNeeded)]
-        if natives:
-            raise NativeNeeded(np.concatenate(natives))
-        return [o for o in outcomes if isinstance(o, Part)]
+        Blocks are written while the next windows are graded, and memory holds a few windows'
+        decisions, not the population's. ``progress`` gets (enterprises graded, enterprises in
+        all) as windows are done.
+
+        Enterprises must already have been checked against their schemes; one without a
+        scheme of the pack raises :class:`InputError` before anything is yielded. Where an
+        enterprise meets a case only the native evaluator reports, its error is raised (the
+        first such enterprise in input order) when its window is reached: the blocks before
+        it have been yielded, so write to a file you can discard (``riskgrade grade`` does).
+        """
+        n = len(records.enterprises)
+        _require_schemes(self.pack, records.enterprises, self.groups(records.enterprises).values())
+        index = EventIndex.of(records.events, len(records.enterprises))  # shared by the parts
+        windows = self._windows(records, index)
+        grade = self._grader(records, index, as_of, lang)
+        ahead = max(1, self.workers) + 1  # windows in flight: the workers' and the next one
+
+        def attempt(job: tuple[str, np.ndarray]) -> Part | NativeNeeded:
+            try:
+                return grade(job)
+            except NativeNeeded as exc:
+                return exc
+
+        pool = ThreadPoolExecutor(max_workers=max(1, self.workers))
+        try:
+            pending: deque[list[Future[Part | NativeNeeded]]] = deque()
+            todo = iter(windows)
+            done = 0
+            while True:
+                while len(pending) < ahead and (jobs := next(todo, None)) is not None:
+                    pending.append([pool.submit(attempt, job) for job in jobs])
+                if not pending:
+                    break
+                outcomes = [future.result() for future in pending.popleft()]
+                natives = [o.ent_rows for o in outcomes if isinstance(o, NativeNeeded)]
+                if natives:
+                    self._native_error(records, int(np.concatenate(natives).min()), as_of)
+                parts = [o for o in outcomes if isinstance(o, Part)]
+                if not parts:
+                    continue
+                low = min(int(part.rows[0]) for part in parts)
+                high = max(int(part.rows[-1]) for part in parts) + 1
+                done += high - low
+                if progress is not None:
+                    progress(done, n)
+                built = []
+                for part in parts:
+                    assert part.json is not None
+                    built.append((part.rows, part.json[1]))
+                    part.json = None
+                del parts, outcomes
+                pool_, _, pieces = _lay_out(built, low, high)
+                del built
+                yield b"".join(pool_[pieces].tolist())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def check(
         self,
@@ -323,6 +413,57 @@ def _map(
             if finished is not None:
                 finished(futures[future])
         return [future.result() for future in futures]
+
+
+def _require_schemes(
+    pack: RulePack, enterprises: EnterpriseColumns, graded: Iterable[np.ndarray]
+) -> None:
+    """Raise :class:`InputError` for the first enterprise in none of the ``graded`` rows."""
+    owner = np.zeros(len(enterprises), dtype=bool)
+    for rows in graded:
+        owner[rows] = True
+    if not bool(owner.all()):
+        missing = int(np.flatnonzero(~owner)[0])
+        enterprise_id = enterprises.ids.get(missing)
+        msg = f"enterprise {enterprise_id!r} has no scheme in pack {pack.ref.id!r}"
+        raise InputError(msg, field="scheme")
+
+
+def _lay_out(
+    built: list[tuple[np.ndarray, JsonPieces]], low: int, high: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The JSON pieces of parts covering rows ``low`` to ``high`` (each part's rows ascending,
+    every row in one part) merged into row order: the pool (an object array of bytes), each
+    line's first piece (``high - low + 1`` offsets) and the pieces. Each part's pieces are
+    let go of once placed."""
+    counts = np.zeros(high - low, dtype=np.int64)
+    bases = []
+    size = 0
+    for rows, pieces in built:
+        counts[rows - low] = pieces.counts
+        bases.append(size)
+        size += len(pieces.pool)
+    start = np.zeros(high - low + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    order = np.zeros(int(start[-1]), dtype=np.int32 if size < 1 << 31 else np.int64)
+    pool = np.empty(size, dtype=object)
+    built.reverse()
+    bases.reverse()
+    while built:
+        rows, pieces = built.pop()
+        base = bases.pop()
+        pool[base : base + len(pieces.pool)] = pieces.pool
+        pieces.pool.clear()
+        if len(built) == 0 and base == 0 and len(rows) == high - low:
+            order[:] = pieces.pieces  # one part covering every row: already in row order
+        else:
+            local = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.cumsum(pieces.counts, out=local[1:])
+            where = np.repeat(start[rows - low] - local[:-1], pieces.counts)
+            where += np.arange(len(pieces.pieces), dtype=np.int64)
+            order[where] = pieces.pieces + base
+        del rows, pieces
+    return pool, start, order
 
 
 def check_enterprises(
@@ -541,11 +682,6 @@ class BatchGrades:
         pack = self.evaluator.pack
         n = len(self)
         ids = self.records.enterprises.ids
-        counts = np.zeros(n, dtype=np.int64)
-        owner = np.zeros(n, dtype=bool)
-        parts = []
-        size = 0
-
         plans = {name: Plans(scheme, lang, self.as_of) for name, scheme in pack.schemes.items()}
 
         def build(part: Part) -> JsonPieces:
@@ -556,35 +692,13 @@ class BatchGrades:
             return decisions.json_pieces(ids, part.rows, lang, plans[part.scheme])
 
         built_parts = _map(build, self.parts, self.evaluator.workers)
-        for part, built in zip(self.parts, built_parts, strict=True):
-            assert not isinstance(built, NativeNeeded)
-            owner[part.rows] = True
-            counts[part.rows] = built.counts
-            parts.append((part.rows, built, size))
-            size += len(built.pool)
+        _require_schemes(pack, self.records.enterprises, (p.rows for p in self.parts))
+        built = []
+        for part, pieces in zip(self.parts, built_parts, strict=True):
+            assert not isinstance(pieces, NativeNeeded)
+            built.append((part.rows, pieces))
         del built_parts
-        if not bool(owner.all()):
-            missing = int(np.flatnonzero(~owner)[0])
-            enterprise_id = ids.get(missing)
-            msg = f"enterprise {enterprise_id!r} has no scheme in pack {pack.ref.id!r}"
-            raise InputError(msg, field="scheme")
-        start = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=start[1:])
-        pieces = np.zeros(int(start[-1]), dtype=np.int32 if size < 1 << 31 else np.int64)
-        pool = np.empty(size, dtype=object)
-        parts.reverse()
-        while parts:  # each scheme's pieces let go of once placed
-            rows, built, base = parts.pop()
-            pool[base : base + len(built.pool)] = built.pool
-            built.pool.clear()
-            local = np.zeros(len(rows) + 1, dtype=np.int64)
-            np.cumsum(built.counts, out=local[1:])
-            where = np.repeat(start[rows] - local[:-1], built.counts)
-            where += np.arange(len(built.pieces), dtype=np.int64)
-            built.pieces += base
-            pieces[where] = built.pieces
-            del built, where
-        return pool, start, pieces
+        return _lay_out(built, 0, n)
 
     def _merge(
         self,
@@ -677,9 +791,15 @@ def grade_files(
     those of ``riskgrade grade`` with the native engine, in the same order (the records' own
     errors, then the schemes' checks, then a pack the engine refuses: :class:`UnsupportedError`).
 
+    Decisions are written as they are graded (:meth:`BatchEvaluator.json_stream`): where an
+    enterprise meets a case only the native evaluator reports, its error is raised after the
+    decisions before it were written, so write to a file you can discard, as ``riskgrade
+    grade`` does (:func:`riskgrade.cli.atomic_output`).
+
     With ``engine="auto"`` nothing is written and ``None`` is returned where the native
     evaluator should grade instead: a pack the numpy engine refuses, fewer than
-    :data:`AUTO_THRESHOLD` enterprises, or data beyond exact 64-bit arithmetic.
+    :data:`AUTO_THRESHOLD` enterprises, or data beyond exact 64-bit arithmetic found before
+    the first decisions are written.
     ``progress`` gets (decisions written, decisions in all), ``read_progress`` (file, bytes
     done, bytes in all) follows the reading and ``grade_progress`` (enterprises graded,
     enterprises in all) the grading.
@@ -704,27 +824,25 @@ def grade_files(
     check_enterprises(pack, records.enterprises, partial(enterprise_at, records), locate=True)
     if evaluator is None:
         evaluator = BatchEvaluator(pack)
+    total = len(records.enterprises)
+    blocks = evaluator.json_stream(records, as_of, lang, progress=grade_progress)
     try:
-        grades = evaluator.evaluate(records, as_of, json_lang=lang, progress=grade_progress)
-        total = len(grades)
-
-        def written(done: int) -> None:
-            if progress is not None:
-                progress(done, total)
-
-        blocks = grades.json_blocks(lang, written)
         first = next(blocks, None)
     except UnsupportedError:
         if auto:
             return None
         raise
     binary = isinstance(out, io.BufferedIOBase | io.RawIOBase) or "b" in getattr(out, "mode", "")
+    written = 0
     for block in itertools.chain([] if first is None else [first], blocks):
         if binary:
             cast("BinaryIO", out).write(block)
         else:
             cast("TextIO", out).write(block.decode("utf-8"))
-    return len(grades)
+        written += block.count(b"\n")
+        if progress is not None:
+            progress(written, total)
+    return total
 
 
 def tune_allocator() -> None:

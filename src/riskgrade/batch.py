@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, BinaryIO, Final, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, BinaryIO, Final, NoReturn, TextIO, TypeVar, cast
 
 import numpy as np
 
@@ -160,7 +160,6 @@ class BatchEvaluator(Evaluator):
             parts = self._results(records, as_of, json_lang, progress)
         except NativeNeeded as exc:
             self._native_error(records, int(exc.ent_rows.min()), as_of)
-            raise AssertionError from None  # _native_error always raises
         return BatchGrades(self, records, as_of, parts)
 
     def _results(
@@ -170,11 +169,11 @@ class BatchEvaluator(Evaluator):
         json_lang: Lang | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Part]:
-        """Grade every part (:meth:`_windows`) on :attr:`workers` threads; the parts window by
-        window, each window's in scheme order."""
+        """Grade every part (:meth:`_jobs`) on :attr:`workers` threads; the parts in the order
+        of their first enterprise."""
         index = EventIndex.of(records.events, len(records.enterprises))  # shared by the parts
         grade = self._grader(records, index, as_of, json_lang)
-        jobs = [job for window in self._windows(records, index) for job in window]
+        jobs = self._jobs(records, index)
         done = 0
 
         def finished(index: int) -> None:
@@ -189,23 +188,19 @@ class BatchEvaluator(Evaluator):
             raise NativeNeeded(np.concatenate(natives))
         return [o for o in outcomes if isinstance(o, Part)]
 
-    def _windows(self, records: Records, index: EventIndex) -> list[list[tuple[str, np.ndarray]]]:
-        """The parts to grade, window by window: the enterprises cut into runs of whole
-        enterprises holding about :attr:`part_events` events (:func:`partition`), and each run
-        into one part per scheme with enterprises in it. A window's decisions are one
-        stretch of the output, so they can be written as soon as its parts are graded."""
+    def _jobs(self, records: Records, index: EventIndex) -> list[tuple[str, np.ndarray]]:
+        """The parts to grade: each scheme's enterprises cut into runs of whole enterprises
+        holding about :attr:`part_events` events (:func:`partition`), all schemes' parts in
+        the order of their first enterprise, so that the output's first stretches are graded
+        first."""
         counts = np.diff(index.start)
-        groups = self.groups(records.enterprises)
-        windows = []
-        for window in partition(np.arange(len(counts)), counts, self.part_events):
-            low, high = int(window[0]), int(window[-1]) + 1
-            jobs = []
-            for name, rows in groups.items():
-                first, last = np.searchsorted(rows, (low, high)).tolist()
-                if first < last:
-                    jobs.append((name, rows[first:last]))
-            windows.append(jobs)
-        return windows
+        jobs = [
+            (name, part)
+            for name, rows in self.groups(records.enterprises).items()
+            for part in partition(rows, counts, self.part_events)
+        ]
+        jobs.sort(key=lambda job: int(job[1][0]))
+        return jobs
 
     def _grader(
         self, records: Records, index: EventIndex, as_of: dt.date, json_lang: Lang | None
@@ -242,25 +237,28 @@ class BatchEvaluator(Evaluator):
         progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[bytes]:
         """Grade every enterprise of ``records`` as of ``as_of`` and yield the decisions as
-        JSON Lines (the bytes of ``to_json()`` plus ``"\\n"`` each), in input order, a block
-        per window of enterprises (:meth:`_windows`) as soon as its parts are graded.
+        JSON Lines (the bytes of ``to_json()`` plus ``"\\n"`` each), in input order, as they
+        are graded: a block each time the enterprises graded reach further into the input.
 
-        Blocks are written while the next windows are graded, and memory holds a few windows'
-        decisions, not the population's. ``progress`` gets (enterprises graded, enterprises in
-        all) as windows are done.
+        The parts (:meth:`_jobs`) are graded in the order of their first enterprise, a few at
+        once, and a block is written while the next parts are graded; memory holds a few
+        parts' decisions, not the population's. ``progress`` gets (enterprises graded,
+        enterprises in all) as parts are done.
 
         Enterprises must already have been checked against their schemes; one without a
         scheme of the pack raises :class:`InputError` before anything is yielded. Where an
         enterprise meets a case only the native evaluator reports, its error is raised (the
-        first such enterprise in input order) when its window is reached: the blocks before
-        it have been yielded, so write to a file you can discard (``riskgrade grade`` does).
+        first such enterprise in input order) once the parts holding earlier enterprises are
+        graded: the blocks before it have been yielded, so write to a file you can discard
+        (``riskgrade grade`` does).
         """
         n = len(records.enterprises)
         _require_schemes(self.pack, records.enterprises, self.groups(records.enterprises).values())
-        index = EventIndex.of(records.events, len(records.enterprises))  # shared by the parts
-        windows = self._windows(records, index)
+        index = EventIndex.of(records.events, n)  # shared by the parts
+        jobs = self._jobs(records, index)
+        firsts = [int(rows[0]) for _, rows in jobs] + [n]
         grade = self._grader(records, index, as_of, lang)
-        ahead = max(1, self.workers) + 1  # windows in flight: the workers' and the next one
+        ahead = 2 * max(1, self.workers) + len(self.pack.schemes)  # parts in flight at most
 
         def attempt(job: tuple[str, np.ndarray]) -> Part | NativeNeeded:
             try:
@@ -269,36 +267,46 @@ class BatchEvaluator(Evaluator):
                 return exc
 
         pool = ThreadPoolExecutor(max_workers=max(1, self.workers))
+        futures: deque[Future[Part | NativeNeeded]] = deque()
+        submitted = 0
+
+        def next_outcome() -> Part | NativeNeeded:
+            nonlocal submitted
+            while submitted < len(jobs) and len(futures) < ahead:
+                futures.append(pool.submit(attempt, jobs[submitted]))
+                submitted += 1
+            return futures.popleft().result()
+
         try:
-            pending: deque[list[Future[Part | NativeNeeded]]] = deque()
-            todo = iter(windows)
-            done = 0
-            while True:
-                while len(pending) < ahead and (jobs := next(todo, None)) is not None:
-                    pending.append([pool.submit(attempt, job) for job in jobs])
-                if not pending:
-                    break
-                outcomes = [future.result() for future in pending.popleft()]
-                natives = [o.ent_rows for o in outcomes if isinstance(o, NativeNeeded)]
-                if natives:
-                    self._native_error(records, int(np.concatenate(natives).min()), as_of)
-                parts = [o for o in outcomes if isinstance(o, Part)]
-                if not parts:
-                    continue
-                low = min(int(part.rows[0]) for part in parts)
-                high = max(int(part.rows[-1]) for part in parts) + 1
-                done += high - low
+            graded: list[_Graded] = []  # parts graded and not yet all written
+            written = done = 0
+            for i in range(len(jobs)):
+                outcome = next_outcome()
+                if isinstance(outcome, NativeNeeded):
+                    # The first failing enterprise in input order may be in a later part
+                    # whose first enterprise comes before this one's failing one.
+                    first = int(outcome.ent_rows.min())
+                    for j in range(i + 1, len(jobs)):
+                        if firsts[j] > first:
+                            break
+                        later = next_outcome()
+                        if isinstance(later, NativeNeeded):
+                            first = min(first, int(later.ent_rows.min()))
+                    self._native_error(records, first, as_of)
+                assert outcome.json is not None
+                graded.append(_Graded(outcome.rows, outcome.json[1]))
+                outcome.json = None
+                done += len(outcome.rows)
                 if progress is not None:
                     progress(done, n)
-                built = []
-                for part in parts:
-                    assert part.json is not None
-                    built.append((part.rows, part.json[1]))
-                    part.json = None
-                del parts, outcomes
-                pool_, _, pieces = _lay_out(built, low, high)
-                del built
-                yield b"".join(pool_[pieces].tolist())
+                del outcome
+                # Every enterprise before the next part's first one is graded.
+                if firsts[i + 1] > written:
+                    pieces_pool, _, pieces = _lay_out(graded, written, firsts[i + 1])
+                    written = firsts[i + 1]
+                    graded = [part for part in graded if part.rows[-1] >= written]
+                    yield b"".join(pieces_pool[pieces].tolist())
+                    del pieces_pool, pieces
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -325,7 +333,7 @@ class BatchEvaluator(Evaluator):
             out[name] = np.flatnonzero(mask)
         return out
 
-    def _native_error(self, records: Records, row: int, as_of: dt.date) -> None:
+    def _native_error(self, records: Records, row: int, as_of: dt.date) -> NoReturn:
         enterprise, events = history(records, row)
         self.replay(enterprise, events, as_of)  # raises the native evaluator's error
         msg = f"the numpy engine could not grade enterprise {enterprise.id!r}"
@@ -429,40 +437,53 @@ def _require_schemes(
         raise InputError(msg, field="scheme")
 
 
+class _Graded:
+    """A part's JSON pieces, as laid out: its rows, each row's pieces, and their pool."""
+
+    def __init__(self, rows: np.ndarray, built: JsonPieces) -> None:
+        self.rows = rows
+        self.counts = built.counts
+        self.start = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(built.counts, out=self.start[1:])
+        self.pieces = built.pieces
+        self.pool = np.empty(len(built.pool), dtype=object)
+        self.pool[:] = built.pool
+        built.pool.clear()
+
+    def within(self, low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows from ``low`` to ``high``: which (a slice of :attr:`rows`), their piece
+        counts and their pieces."""
+        first, last = np.searchsorted(self.rows, (low, high)).tolist()
+        start, end = int(self.start[first]), int(self.start[last])
+        return self.rows[first:last], self.counts[first:last], self.pieces[start:end]
+
+
 def _lay_out(
-    built: list[tuple[np.ndarray, JsonPieces]], low: int, high: int
+    graded: Sequence[_Graded], low: int, high: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The JSON pieces of parts covering rows ``low`` to ``high`` (each part's rows ascending,
-    every row in one part) merged into row order: the pool (an object array of bytes), each
-    line's first piece (``high - low + 1`` offsets) and the pieces. Each part's pieces are
-    let go of once placed."""
+    """The JSON pieces of rows ``low`` to ``high`` (each in one of the ``graded`` parts) in
+    row order: the pool (an object array of bytes), each line's first piece (``high - low +
+    1`` offsets) and the pieces."""
+    taken = [(part, *part.within(low, high)) for part in graded]
+    taken = [one for one in taken if len(one[1])]
     counts = np.zeros(high - low, dtype=np.int64)
-    bases = []
-    size = 0
-    for rows, pieces in built:
-        counts[rows - low] = pieces.counts
-        bases.append(size)
-        size += len(pieces.pool)
+    for _, rows, part_counts, _ in taken:
+        counts[rows - low] = part_counts
     start = np.zeros(high - low + 1, dtype=np.int64)
     np.cumsum(counts, out=start[1:])
-    order = np.zeros(int(start[-1]), dtype=np.int32 if size < 1 << 31 else np.int64)
-    pool = np.empty(size, dtype=object)
-    built.reverse()
-    bases.reverse()
-    while built:
-        rows, pieces = built.pop()
-        base = bases.pop()
-        pool[base : base + len(pieces.pool)] = pieces.pool
-        pieces.pool.clear()
-        if len(built) == 0 and base == 0 and len(rows) == high - low:
-            order[:] = pieces.pieces  # one part covering every row: already in row order
-        else:
-            local = np.zeros(len(rows) + 1, dtype=np.int64)
-            np.cumsum(pieces.counts, out=local[1:])
-            where = np.repeat(start[rows - low] - local[:-1], pieces.counts)
-            where += np.arange(len(pieces.pieces), dtype=np.int64)
-            order[where] = pieces.pieces + base
-        del rows, pieces
+    if len(taken) == 1 and len(taken[0][1]) == high - low:
+        part, _, _, pieces = taken[0]  # one part holds every row: its pieces are in order
+        return part.pool, start, pieces
+    order = np.empty(int(start[-1]), dtype=np.intp)
+    base = 0
+    for part, rows, part_counts, pieces in taken:
+        local = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(part_counts, out=local[1:])
+        where = np.repeat(start[rows - low] - local[:-1], part_counts)
+        where += np.arange(len(pieces), dtype=np.int64)
+        order[where] = pieces + base
+        base += len(part.pool)
+    pool = np.concatenate([part.pool for part, *_ in taken]) if taken else np.empty(0, object)
     return pool, start, order
 
 
@@ -693,12 +714,12 @@ class BatchGrades:
 
         built_parts = _map(build, self.parts, self.evaluator.workers)
         _require_schemes(pack, self.records.enterprises, (p.rows for p in self.parts))
-        built = []
+        graded = []
         for part, pieces in zip(self.parts, built_parts, strict=True):
             assert not isinstance(pieces, NativeNeeded)
-            built.append((part.rows, pieces))
+            graded.append(_Graded(part.rows, pieces))
         del built_parts
-        return _lay_out(built, 0, n)
+        return _lay_out(graded, 0, n)
 
     def _merge(
         self,

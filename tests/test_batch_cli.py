@@ -210,15 +210,16 @@ def test_an_evaluation_error_midway_gives_the_native_error_and_leaves_no_output(
     import riskgrade.batch
 
     written: list[int] = []
-    stream = riskgrade.batch.BatchEvaluator.json_stream
+    stream = riskgrade.batch.BatchEvaluator._json_stream
 
-    def counted(*args: Any, **kwargs: Any) -> Iterator[bytes]:
-        for block in stream(*args, **kwargs):
-            written.append(block.count(b"\n"))
-            yield block
+    def counted(*args: Any, **kwargs: Any) -> Iterator[tuple[bytes, int]]:
+        for block, lines in stream(*args, **kwargs):
+            assert block.count(b"\n") == lines
+            written.append(lines)
+            yield block, lines
 
-    monkeypatch.setattr(riskgrade.batch, "PART_EVENTS", 16)  # windows of 16 enterprises
-    monkeypatch.setattr(riskgrade.batch.BatchEvaluator, "json_stream", counted)
+    monkeypatch.setattr(riskgrade.batch, "PART_EVENTS", 16)  # parts of 16 enterprises
+    monkeypatch.setattr(riskgrade.batch.BatchEvaluator, "_json_stream", counted)
 
     pack = tmp_path / "uk-fhrs"
     shutil.copytree(RULES / "uk-fhrs", pack)

@@ -252,6 +252,17 @@ class BatchEvaluator(Evaluator):
         graded: the blocks before it have been yielded, so write to a file you can discard
         (``riskgrade grade`` does).
         """
+        for block, _ in self._json_stream(records, as_of, lang, progress):
+            yield block
+
+    def _json_stream(
+        self,
+        records: Records,
+        as_of: dt.date,
+        lang: Lang,
+        progress: Callable[[int, int], None] | None,
+    ) -> Iterator[tuple[bytes, int]]:
+        """:meth:`json_stream`'s blocks, each with its number of lines."""
         n = len(records.enterprises)
         _require_schemes(self.pack, records.enterprises, self.groups(records.enterprises).values())
         index = EventIndex.of(records.events, n)  # shared by the parts
@@ -303,9 +314,9 @@ class BatchEvaluator(Evaluator):
                 # Every enterprise before the next part's first one is graded.
                 if firsts[i + 1] > written:
                     pieces_pool, _, pieces = _lay_out(graded, written, firsts[i + 1])
-                    written = firsts[i + 1]
+                    lines, written = firsts[i + 1] - written, firsts[i + 1]
                     graded = [part for part in graded if part.rows[-1] >= written]
-                    yield b"".join(pieces_pool[pieces].tolist())
+                    yield b"".join(pieces_pool[pieces].tolist()), lines
                     del pieces_pool, pieces
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -474,7 +485,11 @@ def _lay_out(
     if len(taken) == 1 and len(taken[0][1]) == high - low:
         part, _, _, pieces = taken[0]  # one part holds every row: its pieces are in order
         return part.pool, start, pieces
-    order = np.empty(int(start[-1]), dtype=np.intp)
+    # numpy gathers fastest through intp; a whole population's layout keeps int32 (half the
+    # memory) where its pool allows.
+    size = sum(len(part.pool) for part, *_ in taken)
+    small = int(start[-1]) < 1 << 24 or size >= 1 << 31
+    order = np.empty(int(start[-1]), dtype=np.intp if small else np.int32)
     base = 0
     for part, rows, part_counts, pieces in taken:
         local = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -846,7 +861,7 @@ def grade_files(
     if evaluator is None:
         evaluator = BatchEvaluator(pack)
     total = len(records.enterprises)
-    blocks = evaluator.json_stream(records, as_of, lang, progress=grade_progress)
+    blocks = evaluator._json_stream(records, as_of, lang, grade_progress)
     try:
         first = next(blocks, None)
     except UnsupportedError:
@@ -855,12 +870,12 @@ def grade_files(
         raise
     binary = isinstance(out, io.BufferedIOBase | io.RawIOBase) or "b" in getattr(out, "mode", "")
     written = 0
-    for block in itertools.chain([] if first is None else [first], blocks):
+    for block, lines in itertools.chain([] if first is None else [first], blocks):
         if binary:
             cast("BinaryIO", out).write(block)
         else:
             cast("TextIO", out).write(block.decode("utf-8"))
-        written += block.count(b"\n")
+        written += lines
         if progress is not None:
             progress(written, total)
     return total

@@ -252,3 +252,34 @@ def test_an_evaluation_error_midway_gives_the_native_error_and_leaves_no_output(
     assert sum(written) == 144  # the windows before E150's were written, then let go of
     assert target.read_text(encoding="utf-8") == "before\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_grade_files_writes_the_same_to_every_kind_of_file(tmp_path: Path) -> None:
+    import datetime as dt
+    import io
+
+    from riskgrade import load_pack
+    from riskgrade.batch import grade_files
+
+    ents, evs = _county(tmp_path, 25)
+    ids = ents.read_text(encoding="utf-8").replace('"E000003"', '"E\\"3 企业"')
+    ents.write_text(ids, encoding="utf-8")
+    evs.write_text(evs.read_text(encoding="utf-8").replace('"E000003"', '"E\\"3 企业"'))
+    assert _grade(ents, evs, tmp_path / "native.jsonl", "python") == 0
+    native = (tmp_path / "native.jsonl").read_bytes()
+    assert "企业".encode() in native
+    pack = load_pack(RULES / "zhuji")
+    as_of = dt.date(2009, 7, 1)
+    binary = io.BytesIO()
+    strings = io.StringIO()
+    utf8 = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    utf16 = io.TextIOWrapper(io.BytesIO(), encoding="utf-16")
+    utf8.write("head\n")  # text written before the decisions stays before them
+    for out in (binary, strings, utf8, utf16):
+        assert grade_files(pack, ents, evs, as_of, out) == 25
+    assert binary.getvalue() == native
+    assert strings.getvalue().encode("utf-8") == native
+    utf8.flush()
+    assert utf8.buffer.getvalue() == b"head\n" + native  # type: ignore[attr-defined]
+    utf16.flush()
+    assert utf16.buffer.getvalue().decode("utf-16") == native.decode("utf-8")  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ See ``docs/batch.md`` for the design and the measured figures.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import io
 import itertools
@@ -868,17 +869,30 @@ def grade_files(
         if auto:
             return None
         raise
-    binary = isinstance(out, io.BufferedIOBase | io.RawIOBase) or "b" in getattr(out, "mode", "")
+    write = _byte_writer(out)
     written = 0
     for block, lines in itertools.chain([] if first is None else [first], blocks):
-        if binary:
-            cast("BinaryIO", out).write(block)
-        else:
-            cast("TextIO", out).write(block.decode("utf-8"))
+        write(block)
         written += lines
         if progress is not None:
             progress(written, total)
     return total
+
+
+def _byte_writer(out: TextIO | BinaryIO) -> Callable[[bytes], object]:
+    """Write UTF-8 bytes to ``out``: as they are to a binary file, and to a UTF-8 text file's
+    own buffer where lines need no translation (what the text layer would write: it is
+    flushed first), so that the output is not decoded and encoded again; else as text."""
+    if isinstance(out, io.BufferedIOBase | io.RawIOBase) or "b" in getattr(out, "mode", ""):
+        return cast("BinaryIO", out).write
+    buffer = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None)
+    utf8 = isinstance(encoding, str) and codecs.lookup(encoding).name == "utf-8"
+    if buffer is not None and utf8 and os.linesep == "\n":
+        out.flush()
+        return cast("BinaryIO", buffer).write
+    text = cast("TextIO", out)
+    return lambda block: text.write(block.decode("utf-8"))
 
 
 def tune_allocator() -> None:
